@@ -1,0 +1,43 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { DaprClient, CommunicationProtocolEnum, LogLevel } from '@dapr/dapr'
+import type { Config } from '../../shared/config.ts'
+import { PUBSUB_NAME } from '../../shared/pubsub.ts'
+import { makeOrder } from './orders.ts'
+
+export interface PublishResult {
+  accepted: number
+  failed: number
+}
+
+/**
+ * Publishes orders 1..orderCount to the sidecar, one every publishIntervalMs, until done
+ * or `signal` aborts. Every result is checked: over HTTP the SDK returns `{ error }`
+ * instead of throwing, so ignoring it would report orders that Dapr never accepted.
+ */
+export async function publishOrders (client: DaprClient, config: Config, log: Logger, signal?: AbortSignal): Promise<PublishResult> {
+  const result: PublishResult = { accepted: 0, failed: 0 }
+  for (let n = 1; n <= config.orderCount && !signal?.aborted; n++) {
+    const order = makeOrder(n)
+    // An object is sent as application/json; a JSON string would arrive double-encoded.
+    const { error } = await client.pubsub.publish(PUBSUB_NAME, config.topic, order)
+    if (error) {
+      result.failed++
+      log.error({ err: error, orderId: order.orderId }, `Publish failed for orderId=${order.orderId}: ${String(error)}`)
+    } else {
+      result.accepted++
+      log.info({ orderId: order.orderId, topic: config.topic }, `Published data: ${JSON.stringify(order)}`)
+    }
+    if (n < config.orderCount) await sleep(config.publishIntervalMs, undefined, { signal }).catch(() => {})
+  }
+  return result
+}
+
+export function createClient (config: Config): DaprClient {
+  return new DaprClient({
+    daprHost: config.daprHost,
+    daprPort: String(config.daprHttpPort),
+    communicationProtocol: CommunicationProtocolEnum.HTTP,
+    logger: { level: LogLevel.Warn }
+  })
+}

@@ -1,0 +1,42 @@
+// The checkout app: waits for its sidecar, publishes the orders, exits 0 only when every
+// order was accepted by Dapr.
+import { config as loadDotenv } from 'dotenv'
+import { loadConfig, ConfigError, type Config } from '../../shared/config.ts'
+import { createLogger } from '../../shared/logger.ts'
+import { createClient, publishOrders } from './checkout.ts'
+
+loadDotenv({ path: new URL('../../.env', import.meta.url), quiet: true })
+
+let config: Config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`checkout: ${err.message}`)
+  process.exit(2)
+}
+const log = createLogger(config, 'checkout')
+const client = createClient(config)
+
+// Ctrl+C stops after the publish in flight, then reports what was sent.
+const stop = new AbortController()
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort())
+
+try {
+  await client.start()
+} catch {
+  log.fatal(`No Dapr sidecar answers on http://${config.daprHost}:${config.daprHttpPort}. ` +
+    'Start the apps with their sidecars: `npm start` (or `dapr run -f .`).')
+  process.exit(1)
+}
+
+const { accepted, failed } = await publishOrders(client, config, log, stop.signal)
+await client.stop()
+
+if (accepted === config.orderCount) {
+  log.info(`All ${accepted} orders were accepted by Dapr.`)
+} else {
+  const why = stop.signal.aborted ? 'stopped by a signal' : `${failed} publish(es) failed (see the errors above)`
+  log.error(`Only ${accepted} of ${config.orderCount} orders were accepted: ${why}.`)
+  process.exitCode = 1
+}

@@ -1,0 +1,204 @@
+// Runs a Dapr multi-app run file (dapr.yaml) the way `dapr run -f` does: for each app, a
+// real daprd sidecar and the app's command, with the same environment variables, resource
+// paths, log files and console prefixes as the Dapr CLI.
+//
+// Why it exists: the Dapr CLI is the first choice (`npm start` uses it when `dapr` is on
+// PATH), but on machines that only reach package registries the CLI cannot be had, while
+// daprd can be built from Dapr's Go module. This keeps the lab runnable there.
+//
+// Usage: node --import tsx scripts/multi-app-run.ts [run-file]   (default ./dapr.yaml)
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
+import { homedir } from 'node:os'
+import { createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parse } from 'yaml'
+
+interface AppSpec {
+  appID: string
+  appDirPath?: string
+  appPort?: number
+  command?: string[]
+  env?: Record<string, string | number | boolean>
+  resourcesPath?: string
+  resourcesPaths?: string[]
+  configFilePath?: string
+  daprHTTPPort?: number
+  daprGRPCPort?: number
+  metricsPort?: number
+  logLevel?: string
+  appProtocol?: string
+}
+interface RunFile { common?: Omit<AppSpec, 'appID'>, apps: AppSpec[] }
+
+interface Running { id: string, role: 'daprd' | 'app', child: ChildProcess, logPath: string, exited?: number | null }
+
+const runFilePath = resolve(process.argv[2] ?? 'dapr.yaml')
+const runDir = dirname(runFilePath)
+const runtimeRoot = join(process.env.DAPR_RUNTIME_PATH || homedir(), '.dapr')
+const daprd = join(runtimeRoot, 'bin', 'daprd')
+const running: Running[] = []
+let stopping = false
+
+function say (line: string): void { process.stdout.write(`${line}\n`) }
+
+function freePort (): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer().once('error', fail)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => ok(port))
+    })
+  })
+}
+
+function timestamp (): string {
+  return new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
+}
+
+// Same order as the CLI: the app's own paths, then <appDir>/.dapr/resources, then the
+// common ones, then the runtime's default components folder.
+function resourcesPaths (app: AppSpec, common: RunFile['common'], appDir: string): string[] {
+  const own = app.resourcesPaths ?? (app.resourcesPath ? [app.resourcesPath] : [])
+  if (own.length > 0) return own.map((p) => resolve(runDir, p))
+  const local = join(appDir, '.dapr', 'resources')
+  if (existsSync(local)) return [local]
+  const shared = common?.resourcesPaths ?? (common?.resourcesPath ? [common.resourcesPath] : [])
+  if (shared.length > 0) return shared.map((p) => resolve(runDir, p))
+  return [join(runtimeRoot, 'components')]
+}
+
+function pipeLines (stream: NodeJS.ReadableStream, prefix: string | undefined, file: WriteStream): void {
+  createInterface({ input: stream }).on('line', (line) => {
+    file.write(`${line}\n`)
+    if (prefix !== undefined) say(`${prefix}${line}`)
+  })
+}
+
+function launch (id: string, role: Running['role'], command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, logPath: string, toConsole: boolean): Running {
+  const log = createWriteStream(logPath, { flags: 'a' })
+  // Own process group, so Ctrl+C reaches this runner only and it can stop the apps
+  // before their sidecars; stop() signals the whole group (tsx spawns a child node).
+  const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const entry: Running = { id, role, child, logPath }
+  const prefix = toConsole ? `== ${role === 'app' ? 'APP' : 'DAPR'} - ${id} == ` : undefined
+  pipeLines(child.stdout!, prefix, log)
+  pipeLines(child.stderr!, prefix, log)
+  child.on('error', (err) => say(`== ${id} == cannot start ${command}: ${err.message}`))
+  child.on('exit', (code, signal) => {
+    entry.exited = code
+    if (stopping) return
+    if (role === 'daprd') {
+      say(`== DAPR - ${id} == daprd exited (${signal ?? `code ${code}`}). Its log: ${logPath}`)
+      for (const line of tailErrors(logPath)) say(`== DAPR - ${id} == ${line}`)
+      void stop(1)
+    } else {
+      say(`Exited App (${id}) with code ${code ?? signal}`)
+    }
+  })
+  running.push(entry)
+  return entry
+}
+
+// daprd's start-up errors live in its log file; show the ones that explain a failure.
+function tailErrors (logPath: string): string[] {
+  try {
+    const lines = readFileSync(logPath, 'utf8').trim().split('\n')
+    const errors = lines.filter((l) => /level=(error|fatal)|"level":"(error|fatal)"/.test(l))
+    return (errors.length > 0 ? errors : lines).slice(-5)
+  } catch {
+    return []
+  }
+}
+
+async function start (file: RunFile): Promise<void> {
+  if (!existsSync(daprd)) {
+    say(`daprd not found at ${daprd}. Run \`npm start\` (it provisions Dapr) or \`dapr init --slim\`.`)
+    process.exit(1)
+  }
+  const common = file.common ?? {}
+  for (const app of file.apps) {
+    const appDir = resolve(runDir, app.appDirPath ?? '.')
+    const logDir = join(appDir, '.dapr', 'logs')
+    mkdirSync(logDir, { recursive: true })
+    const ports = {
+      http: app.daprHTTPPort ?? await freePort(),
+      grpc: app.daprGRPCPort ?? await freePort(),
+      metrics: app.metricsPort ?? await freePort(),
+      internal: await freePort()
+    }
+    const protocol = app.appProtocol ?? common.appProtocol ?? 'http'
+    const args = [
+      '--app-id', app.appID,
+      '--dapr-http-port', String(ports.http),
+      '--dapr-grpc-port', String(ports.grpc),
+      '--metrics-port', String(ports.metrics),
+      '--dapr-internal-grpc-port', String(ports.internal),
+      '--app-protocol', protocol,
+      '--config', resolve(runDir, app.configFilePath ?? common.configFilePath ?? join(runtimeRoot, 'config.yaml')),
+      '--log-level', app.logLevel ?? common.logLevel ?? 'info',
+      ...resourcesPaths(app, common, appDir).flatMap((p) => ['--resources-path', p])
+    ]
+    if (app.appPort) args.push('--app-port', String(app.appPort))
+    const stamp = timestamp()
+    say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}); log: ${join(logDir, `${app.appID}_daprd_${stamp}.log`)}`)
+    launch(app.appID, 'daprd', daprd, args, appDir, process.env, join(logDir, `${app.appID}_daprd_${stamp}.log`), false)
+
+    if (!app.command?.length) continue
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...stringify(common.env),
+      ...stringify(app.env),
+      APP_ID: app.appID,
+      DAPR_HTTP_PORT: String(ports.http),
+      DAPR_GRPC_PORT: String(ports.grpc),
+      DAPR_METRICS_PORT: String(ports.metrics),
+      APP_PROTOCOL: protocol
+    }
+    if (app.appPort) env.APP_PORT = String(app.appPort)
+    const [command, ...rest] = app.command
+    say(`Starting App ${app.appID}: ${app.command.join(' ')}`)
+    launch(app.appID, 'app', command!, rest, appDir, env, join(logDir, `${app.appID}_app_${stamp}.log`), true)
+  }
+  say('You\'re up and running! Both Dapr and your apps logs are shown above; Ctrl+C stops them.')
+}
+
+function stringify (env: AppSpec['env']): Record<string, string> {
+  return Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]))
+}
+
+function signalGroup (entry: Running, signal: NodeJS.Signals): void {
+  if (entry.exited !== undefined || entry.child.pid === undefined) return
+  try { process.kill(-entry.child.pid, signal) } catch { /* already gone */ }
+}
+
+async function stopAll (entries: Running[]): Promise<void> {
+  const alive = entries.filter((e) => e.exited === undefined && e.child.pid !== undefined)
+  const exits = alive.map((e) => new Promise<void>((ok) => {
+    if (e.exited !== undefined) ok()
+    else e.child.once('exit', () => ok())
+  }))
+  for (const e of alive) signalGroup(e, 'SIGTERM')
+  const timer = setTimeout(() => { for (const e of alive) signalGroup(e, 'SIGKILL') }, 10_000)
+  await Promise.all(exits)
+  clearTimeout(timer)
+}
+
+// Apps first (they may still be talking to their sidecars), then the sidecars.
+async function stop (code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true
+    say('Stopping the apps, then their Dapr sidecars...')
+    await stopAll(running.filter((e) => e.role === 'app'))
+    await stopAll(running.filter((e) => e.role === 'daprd'))
+    say('Stopped.')
+  }
+  process.exit(code)
+}
+
+process.once('SIGINT', () => void stop(0))
+process.once('SIGTERM', () => void stop(0))
+process.once('SIGHUP', () => void stop(0))
+
+await start(parse(readFileSync(runFilePath, 'utf8')) as RunFile)

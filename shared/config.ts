@@ -1,0 +1,54 @@
+import { envSchema } from 'env-schema'
+import { DEFAULT_TOPIC } from './pubsub.ts'
+
+// One validated configuration for both apps. Every variable is listed in .env.example.
+const schema = {
+  type: 'object',
+  properties: {
+    ORDERS_TOPIC: { type: 'string', minLength: 1, default: DEFAULT_TOPIC },
+    ORDER_COUNT: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 19 },
+    PUBLISH_INTERVAL_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 1000 },
+    // Set by `dapr run` for each app; the defaults are Dapr's own.
+    DAPR_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    DAPR_HTTP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3500 },
+    APP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    APP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 6001 },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    LOG_FORMAT: { type: 'string', enum: ['pretty', 'json'] }
+  }
+} as const
+
+export interface Config {
+  topic: string
+  orderCount: number
+  publishIntervalMs: number
+  daprHost: string
+  daprHttpPort: number
+  appHost: string
+  appPort: number
+  logLevel: string
+  logFormat: 'pretty' | 'json'
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: Record<string, any>
+  try {
+    raw = envSchema({ schema, data: env, env: false })
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${(err as Error).message.replaceAll('/', '')}. ` +
+      'Fix the variable in your environment or .env (see .env.example).')
+  }
+  return {
+    topic: raw.ORDERS_TOPIC,
+    orderCount: raw.ORDER_COUNT,
+    publishIntervalMs: raw.PUBLISH_INTERVAL_MS,
+    daprHost: raw.DAPR_HOST,
+    daprHttpPort: raw.DAPR_HTTP_PORT,
+    appHost: raw.APP_HOST,
+    appPort: raw.APP_PORT,
+    logLevel: raw.LOG_LEVEL,
+    logFormat: raw.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')
+  }
+}

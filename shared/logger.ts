@@ -1,0 +1,14 @@
+import { pino, type Logger } from 'pino'
+import pretty from 'pino-pretty'
+import type { Config } from './config.ts'
+
+/**
+ * Structured logs (pino). `json` is for machines: every line carries its fields (orderId,
+ * eventId, reason...). `pretty` is for the lab's console: one readable line per event,
+ * the fields hidden (the message says what matters).
+ */
+export function createLogger (config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {
+  const options = { name, level: config.logLevel }
+  if (config.logFormat === 'json') return pino(options)
+  return pino(options, pretty({ sync: true, hideObject: true, translateTime: 'SYS:HH:MM:ss.l' }))
+}

@@ -1,0 +1,30 @@
+import { Ajv } from 'ajv'
+
+export interface Order {
+  orderId: number
+  customerName: string
+  amount: number
+  status: string
+}
+
+// Extra properties are allowed so a publisher can add fields (a timestamp, say) without
+// breaking subscribers that do not know them yet.
+export const orderSchema = {
+  $id: 'order',
+  type: 'object',
+  required: ['orderId', 'customerName', 'amount', 'status'],
+  properties: {
+    orderId: { type: 'integer', minimum: 1 },
+    customerName: { type: 'string', minLength: 1 },
+    amount: { type: 'number', minimum: 0 },
+    status: { type: 'string', minLength: 1 }
+  }
+} as const
+
+const validate = new Ajv({ allErrors: true }).compile<Order>(orderSchema)
+
+/** Returns why `value` is not an order, or undefined when it is one. */
+export function orderProblem (value: unknown): string | undefined {
+  if (validate(value)) return undefined
+  return new Ajv().errorsText(validate.errors, { dataVar: 'order' })
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import { pino } from 'pino'
+import type { DaprClient } from '@dapr/dapr'
+import { makeOrder } from '../../publisher/src/orders.ts'
+import { publishOrders } from '../../publisher/src/checkout.ts'
+import { loadConfig, ConfigError } from '../../shared/config.ts'
+import { orderProblem } from '../../shared/order.ts'
+
+describe('makeOrder', () => {
+  it('builds the lab order N', () => {
+    expect(makeOrder(1)).toEqual({ orderId: 1, customerName: 'Customer 1', amount: 10, status: 'Pending' })
+    expect(makeOrder(19)).toEqual({ orderId: 19, customerName: 'Customer 19', amount: 190, status: 'Pending' })
+  })
+
+  it('builds orders the order-processor accepts', () => {
+    for (let n = 1; n <= 19; n++) expect(orderProblem(makeOrder(n))).toBeUndefined()
+  })
+})
+
+describe('loadConfig', () => {
+  it('applies the lab defaults', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({ topic: 'orders', orderCount: 19, publishIntervalMs: 1000, appPort: 6001, daprHttpPort: 3500, appHost: '127.0.0.1' })
+  })
+
+  it('turns numeric variables into numbers', () => {
+    const config = loadConfig({ ORDER_COUNT: '5', PUBLISH_INTERVAL_MS: '0', APP_PORT: '7001', DAPR_HTTP_PORT: '3601' })
+    expect(config).toMatchObject({ orderCount: 5, publishIntervalMs: 0, appPort: 7001, daprHttpPort: 3601 })
+  })
+
+  it.each([
+    ['ORDER_COUNT', 'many', /ORDER_COUNT must be integer/],
+    ['ORDER_COUNT', '0', /ORDER_COUNT must be >= 1/],
+    ['PUBLISH_INTERVAL_MS', '-5', /PUBLISH_INTERVAL_MS must be >= 0/],
+    ['APP_PORT', '70000', /APP_PORT must be <= 65535/],
+    ['LOG_FORMAT', 'xml', /LOG_FORMAT must be equal to one of the allowed values/]
+  ])('rejects %s=%s with a message naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError)
+    expect(() => loadConfig({ [name]: value })).toThrow(message)
+    expect(() => loadConfig({ [name]: value })).toThrow(/\.env\.example/)
+  })
+})
+
+// A stand-in for the SDK's pubsub API, shaped like its HTTP client: it returns
+// `{ error }` rather than throwing.
+function fakeClient (fail: (orderId: number) => boolean) {
+  const published: Array<{ pubsub: string, topic: string, data: unknown }> = []
+  const client = {
+    pubsub: {
+      publish: async (pubsub: string, topic: string, data: { orderId: number }) => {
+        published.push({ pubsub, topic, data })
+        return fail(data.orderId) ? { error: new Error('broker unavailable') } : {}
+      }
+    }
+  } as unknown as DaprClient
+  return { client, published }
+}
+
+describe('publishOrders', () => {
+  const log = pino({ level: 'silent' })
+
+  it('publishes each order as an object to orderpubsub/<topic> and counts acceptances', async () => {
+    const { client, published } = fakeClient(() => false)
+    const config = loadConfig({ ORDER_COUNT: '3', PUBLISH_INTERVAL_MS: '0', ORDERS_TOPIC: 'orders-x' })
+    expect(await publishOrders(client, config, log)).toEqual({ accepted: 3, failed: 0 })
+    expect(published).toEqual([1, 2, 3].map((n) => ({ pubsub: 'orderpubsub', topic: 'orders-x', data: makeOrder(n) })))
+  })
+
+  it('counts a returned {error} as a failure instead of a success', async () => {
+    const { client } = fakeClient((id) => id === 2)
+    const config = loadConfig({ ORDER_COUNT: '3', PUBLISH_INTERVAL_MS: '0' })
+    expect(await publishOrders(client, config, log)).toEqual({ accepted: 2, failed: 1 })
+  })
+
+  it('stops early when aborted', async () => {
+    const { client, published } = fakeClient(() => false)
+    const stop = new AbortController()
+    stop.abort()
+    const config = loadConfig({ ORDER_COUNT: '19', PUBLISH_INTERVAL_MS: '0' })
+    expect(await publishOrders(client, config, log, stop.signal)).toEqual({ accepted: 0, failed: 0 })
+    expect(published).toEqual([])
+  })
+})

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config'
+
+// Two projects: `unit` is fast and in-process (app.inject); `e2e` runs the real apps with
+// real Dapr sidecars and a real broker, one test file at a time.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 60_000
+        }
+      }
+    ]
+  }
+})
