@@ -1,0 +1,111 @@
+// Drives the lab the way a person does: `npm start` in its own process group, Ctrl+C
+// (SIGINT to the group) to stop it. Every process of a run inherits a unique
+// ORDERS_TOPIC, which is how a test finds what a run left behind.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url))
+
+export function uniqueTopic (): string {
+  return `orders-e2e-${randomUUID().slice(0, 8)}`
+}
+
+/** Polls `check` every 100 ms until it is true; fails with `what` after `ms`. */
+export async function until (what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+export class Lab {
+  readonly lines: string[] = []
+  readonly child: ChildProcess
+  exitCode: number | null | undefined
+
+  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = []) {
+    this.child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
+      cwd: REPO,
+      env: { ...process.env, ORDERS_TOPIC: topic, ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      let rest = ''
+      stream.on('data', (chunk: Buffer) => {
+        const parts = (rest + chunk.toString()).split('\n')
+        rest = parts.pop()!
+        this.lines.push(...parts)
+      })
+    }
+    this.child.on('exit', (code) => { this.exitCode = code })
+  }
+
+  get output (): string { return this.lines.join('\n') }
+
+  /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
+  received (): number[] {
+    return this.lines.flatMap((l) => /== APP - order-processor ==.*Subscriber received: orderId=(\d+),/.exec(l)?.[1] ?? []).map(Number)
+  }
+
+  /** Ctrl+C, then waits for the run to end; SIGKILL to the group if it does not. */
+  async stop (ms = 60_000): Promise<void> {
+    if (this.exitCode !== undefined || this.child.pid === undefined) return
+    try { process.kill(-this.child.pid, 'SIGINT') } catch { return }
+    try {
+      await until('the lab to stop after Ctrl+C', () => this.exitCode !== undefined, ms)
+    } finally {
+      if (this.exitCode === undefined) try { process.kill(-this.child.pid, 'SIGKILL') } catch {}
+    }
+  }
+}
+
+/** Processes whose environment carries ORDERS_TOPIC=<topic>: what a run started. */
+export function processesOf (topic: string): string[] {
+  const marker = `ORDERS_TOPIC=${topic}\0`
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker)) continue
+      found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim()}`)
+    } catch { /* gone meanwhile */ }
+  }
+  return found
+}
+
+/** Last resort after a failed test: nothing of the run may outlive it. */
+export function killProcessesOf (topic: string): void {
+  for (const entry of processesOf(topic)) {
+    try { process.kill(Number(entry.split(' ')[0]), 'SIGKILL') } catch {}
+  }
+}
+
+export function portIsFree (port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, host, () => server.close(() => resolve(true)))
+  })
+}
+
+/** Deletes a run's stream (Redis Streams keys are named after the topic). */
+export function deleteRedisKey (key: string, port = 6379): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => {
+      socket.end(`*2\r\n$3\r\nDEL\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`)
+    })
+    socket.once('data', () => { socket.destroy(); resolve() })
+    socket.once('error', reject)
+  })
+}
+
+export function countBy (values: number[]): Map<number, number> {
+  const counts = new Map<number, number>()
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
+  return counts
+}
