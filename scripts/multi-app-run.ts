@@ -197,6 +197,10 @@ async function stop (code: number): Promise<never> {
   process.exit(code)
 }
 
+// Whatever happens to this runner, its apps and sidecars must not outlive it: a reader that
+// went away (EPIPE on the console) is ignored, and any other crash stops everything first.
+process.stdout.on('error', () => {})
+process.on('uncaughtException', (err) => { process.stderr.write(`multi-app-run: ${err.stack}\n`); void stop(1) })
 process.once('SIGINT', () => void stop(0))
 process.once('SIGTERM', () => void stop(0))
 process.once('SIGHUP', () => void stop(0))

@@ -45,7 +45,7 @@ if [ ! -x "$DAPRD" ]; then
     exit 1
   }
   started=$SECONDS
-  say "building daprd v$DAPR_VERSION from Dapr's Go module (one time only; ~10 minutes on 2 cores)."
+  say "building daprd v$DAPR_VERSION from Dapr's Go module (one time only; about 3 minutes on 2 cores with a fast network)."
   say "components: ${LAB_COMPONENTS[*]}"
   wrap="$CACHE/daprd-build-$DAPR_VERSION"
   rm -rf "$wrap" && mkdir -p "$wrap" "$RUNTIME/.dapr/bin"

@@ -18,6 +18,9 @@ const schema = {
   }
 } as const
 
+/** Names of every variable the apps read (all listed in .env.example). */
+export const CONFIG_VARIABLES = Object.keys(schema.properties)
+
 export interface Config {
   topic: string
   orderCount: number

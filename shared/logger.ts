@@ -10,5 +10,5 @@ import type { Config } from './config.ts'
 export function createLogger (config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {
   const options = { name, level: config.logLevel }
   if (config.logFormat === 'json') return pino(options)
-  return pino(options, pretty({ sync: true, hideObject: true, translateTime: 'SYS:HH:MM:ss.l' }))
+  return pino(options, pretty({ sync: true, hideObject: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }))
 }

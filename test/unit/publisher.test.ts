@@ -3,7 +3,9 @@ import { pino } from 'pino'
 import type { DaprClient } from '@dapr/dapr'
 import { makeOrder } from '../../publisher/src/orders.ts'
 import { publishOrders } from '../../publisher/src/checkout.ts'
-import { loadConfig, ConfigError } from '../../shared/config.ts'
+import { readFileSync } from 'node:fs'
+import { parse } from 'dotenv'
+import { loadConfig, ConfigError, CONFIG_VARIABLES } from '../../shared/config.ts'
 import { orderProblem } from '../../shared/order.ts'
 
 describe('makeOrder', () => {
@@ -21,6 +23,12 @@ describe('loadConfig', () => {
   it('applies the lab defaults', () => {
     const config = loadConfig({})
     expect(config).toMatchObject({ topic: 'orders', orderCount: 19, publishIntervalMs: 1000, appPort: 6001, daprHttpPort: 3500, appHost: '127.0.0.1' })
+  })
+
+  it('accepts .env.example as it is, and .env.example names every variable', () => {
+    const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8')
+    expect(loadConfig(parse(text))).toMatchObject({ orderCount: 19, publishIntervalMs: 1000, topic: 'orders' })
+    for (const name of CONFIG_VARIABLES) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'))
   })
 
   it('turns numeric variables into numbers', () => {
