@@ -8,7 +8,7 @@
 //
 // Usage: node --import tsx scripts/multi-app-run.ts [run-file]   (default ./dapr.yaml)
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
 import { homedir } from 'node:os'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
@@ -186,23 +186,26 @@ async function stopAll (entries: Running[]): Promise<void> {
 }
 
 // Apps first (they may still be talking to their sidecars), then the sidecars.
-async function stop (code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true
-    say('Stopping the apps, then their Dapr sidecars...')
-    await stopAll(running.filter((e) => e.role === 'app'))
-    await stopAll(running.filter((e) => e.role === 'daprd'))
-    say('Stopped.')
-  }
+// A second call (Ctrl+C again) leaves the first one to finish.
+async function stop (code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  say('Stopping the apps, then their Dapr sidecars...')
+  await stopAll(running.filter((e) => e.role === 'app'))
+  await stopAll(running.filter((e) => e.role === 'daprd'))
+  say('Stopped.')
   process.exit(code)
 }
 
 // Whatever happens to this runner, its apps and sidecars must not outlive it: a reader that
 // went away (EPIPE on the console) is ignored, and any other crash stops everything first.
-process.stdout.on('error', () => {})
-process.on('uncaughtException', (err) => { process.stderr.write(`multi-app-run: ${err.stack}\n`); void stop(1) })
-process.once('SIGINT', () => void stop(0))
-process.once('SIGTERM', () => void stop(0))
-process.once('SIGHUP', () => void stop(0))
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+process.on('uncaughtException', (err) => {
+  try { appendFileSync(join(runDir, '.dapr', 'multi-app-run.log'), `${new Date().toISOString()} ${err.stack}\n`) } catch {}
+  void stop(1)
+})
+// `on`, not `once`: Ctrl+C often arrives twice (the terminal signals the whole group and
+// npm forwards it), and a second one must not kill the runner halfway through stopping.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0))
 
 await start(parse(readFileSync(runFilePath, 'utf8')) as RunFile)

@@ -9,12 +9,12 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
   let lab: Lab | undefined
 
   afterAll(async () => {
-    await lab?.stop()
+    await lab?.stop({ ms: 15_000 }).catch(() => {})
     killProcessesOf(topic)
     await deleteRedisKey(topic).catch(() => {})
   })
 
-  it('delivers orderId 1..19 exactly once each, then Ctrl+C leaves no process and frees port 6001', async () => {
+  it('delivers orderId 1..19 exactly once each, then Ctrl+C (pressed twice) leaves no process and frees port 6001', async () => {
     expect(await portIsFree(6001), 'port 6001 is taken before the run; stop what holds it (npm run stop)').toBe(true)
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '50' })
 
@@ -22,7 +22,8 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
       .catch((err) => { throw new Error(`${err.message}\n--- lab output ---\n${lab!.output}`) })
     await until('the checkout to report all orders accepted', () => lab!.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
 
-    await lab.stop()
+    // Twice, as impatient people do: the second press must not cut the shutdown short.
+    await lab.stop({ presses: 2 })
     const counts = countBy(lab.received())
     expect([...counts.keys()].sort((a, b) => a - b)).toEqual(ALL_ORDERS)
     expect([...counts.values()].every((n) => n === 1), `duplicates: ${JSON.stringify([...counts])}`).toBe(true)

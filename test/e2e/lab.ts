@@ -53,15 +53,16 @@ export class Lab {
     return this.lines.flatMap((l) => /== APP - order-processor ==.*Subscriber received: orderId=(\d+),/.exec(l)?.[1] ?? []).map(Number)
   }
 
-  /** Ctrl+C, then waits for the run to end; SIGKILL to the group if it does not. */
-  async stop (ms = 60_000): Promise<void> {
-    if (this.exitCode !== undefined || this.child.pid === undefined) return
-    try { process.kill(-this.child.pid, 'SIGINT') } catch { return }
-    try {
-      await until('the lab to stop after Ctrl+C', () => this.exitCode !== undefined, ms)
-    } finally {
-      if (this.exitCode === undefined) try { process.kill(-this.child.pid, 'SIGKILL') } catch {}
+  /**
+   * Ctrl+C, then waits until every process of the run is gone (npm itself returns at once;
+   * the runner or the Dapr CLI takes a moment to stop apps and sidecars).
+   */
+  async stop ({ presses = 1, ms = 60_000 } = {}): Promise<void> {
+    if (this.child.pid === undefined) return
+    for (let i = 0; i < presses; i++) {
+      try { process.kill(-this.child.pid, 'SIGINT') } catch { /* already gone */ }
     }
+    await until('every process of the run to exit after Ctrl+C', () => this.exitCode !== undefined && processesOf(this.topic).length === 0, ms)
   }
 }
 
