@@ -25,8 +25,9 @@ _rabbitmq_bin() {
 # Erlang cookie the server and the CLI share; nothing is read from /etc/rabbitmq. The AMQP
 # listener, the Erlang distribution (server and CLI) and epmd listen on 127.0.0.1 only.
 # --detached: in the background, in a session of its own (setsid, where there is one) so that
-# a Ctrl+C meant for the caller does not reach it, output to log/startup.log, disowned so that
-# a caller's `wait` does not wait for it.
+# a Ctrl+C meant for the caller does not reach it, output to log/startup.log, its pid in
+# startup.pid (that process lives as long as the node), disowned so that a caller's `wait`
+# does not wait for it.
 _rabbitmq() {
   local detached=0 bin
   [ "$1" = --detached ] && { detached=1; shift; }
@@ -48,7 +49,8 @@ _rabbitmq() {
     "$bin" "$@"
   if [ $detached = 1 ]; then
     local detach=; command -v setsid >/dev/null 2>&1 && detach=setsid
-    (cd "$RABBITMQ_DIR" && exec $detach "$@" </dev/null >>"$RABBITMQ_DIR/log/startup.log" 2>&1) &
+    (cd "$RABBITMQ_DIR" && exec $detach sh -c 'echo $$ >startup.pid && exec "$@"' sh "$@" \
+      </dev/null >>"$RABBITMQ_DIR/log/startup.log" 2>&1) &
     disown
   else
     (cd "$RABBITMQ_DIR" && exec "$@")
@@ -85,7 +87,7 @@ Fix: install it (Debian/Ubuntu: 'sudo apt-get install rabbitmq-server'; macOS: '
 _rabbitmq_booted() {
   rabbitmq_ping && return 0
   local pid
-  if pid=$(cat "$RABBITMQ_DIR/rabbitmq.pid" 2>/dev/null) && ! kill -0 "$pid" 2>/dev/null; then
+  if pid=$(cat "$RABBITMQ_DIR/startup.pid" 2>/dev/null) && ! kill -0 "$pid" 2>/dev/null; then
     rabbitmq_down
     die "rabbitmq-server stopped during start-up; see $RABBITMQ_DIR/log (startup.log, $RABBITMQ_LAB_NODE.log)"
   fi
@@ -114,7 +116,7 @@ loopback_users.guest = true
 log.console = false
 log.file.level = info
 EOF
-  rm -f "$RABBITMQ_DIR/rabbitmq.pid"
+  rm -f "$RABBITMQ_DIR/rabbitmq.pid" "$RABBITMQ_DIR/startup.pid"
   say "starting rabbitmq-server (node $RABBITMQ_LAB_NODE) on 127.0.0.1:$RABBITMQ_PORT (data and logs in $RABBITMQ_DIR); this takes a while"
   _RABBITMQ_T0=$SECONDS _RABBITMQ_NEXT_SAY=$((SECONDS + 10))
   _rabbitmq --detached rabbitmq-server || die "rabbitmq-server did not start; see $RABBITMQ_DIR/log/startup.log"
@@ -143,18 +145,21 @@ _rabbitmq_epmd_down() {
   done
 }
 
-# Stops the RabbitMQ node this project started (never someone else's), then its epmd.
+# Stops the RabbitMQ node this project started (never someone else's), then its epmd. The
+# node's pid file appears only some way into its boot: before that, the rabbitmq-server script
+# that runs it is stopped instead (it passes SIGTERM on to the node).
 rabbitmq_down() {
-  local pid
-  if pid=$(cat "$RABBITMQ_DIR/rabbitmq.pid" 2>/dev/null) \
-    && kill -0 "$pid" 2>/dev/null && grep -q rabbit "/proc/$pid/cmdline" 2>/dev/null; then
-    say "stopping the lab's RabbitMQ node $RABBITMQ_LAB_NODE (pid $pid)"
-    # `rabbitmqctl stop PID_FILE` returns once the process has gone; SIGTERM also stops the
-    # node cleanly, should the CLI fail.
-    _rabbitmq rabbitmqctl -n "$RABBITMQ_LAB_NODE" -q stop "$RABBITMQ_DIR/rabbitmq.pid" >/dev/null 2>&1 \
-      || kill "$pid" 2>/dev/null
-    wait_for 30 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$RABBITMQ_DIR/rabbitmq.pid"
+  local pid file
+  for file in rabbitmq.pid startup.pid; do
+    pid=$(cat "$RABBITMQ_DIR/$file" 2>/dev/null) || continue
+    if kill -0 "$pid" 2>/dev/null && grep -q rabbit "/proc/$pid/cmdline" 2>/dev/null; then
+      [ $file = rabbitmq.pid ] && say "stopping the lab's RabbitMQ node $RABBITMQ_LAB_NODE (pid $pid)"
+      # SIGTERM stops a RabbitMQ node as cleanly as `rabbitmqctl stop` does, and cannot hang:
+      # that CLI waits without end on a node that does not answer.
+      kill "$pid"
+      wait_for 30 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RABBITMQ_DIR/$file"
+  done
   _rabbitmq_epmd_down
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# `npm start`: the lab. Sets up what is missing, then runs dapr.yaml (both apps with their
-# sidecars). Ctrl+C stops everything it started.
+# `npm start [-- --broker NAME] [-- --app ID]`: the lab. Sets up what is missing, starts
+# the broker the run uses, then runs dapr.yaml (both apps with their sidecars).
+# Ctrl+C stops everything it started.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$REPO"
+plan=$(node --import tsx scripts/lab-run.ts "$@") || exit 1
+eval "$plan"
+say "broker: $BROKER ($BROKER_FILE)"
+broker_up "$BROKER" "$TOPIC"
 if [ "${DAPR_RUN[0]}" = dapr ]; then
-  say "running: dapr run -f ."
-  "${DAPR_RUN[@]}" .
+  say "running: dapr run -f ${RUN_FILE#"$REPO"/}"
 else
-  say "Dapr CLI not found: running dapr.yaml with scripts/multi-app-run.ts (same sidecars, same file)"
-  "${DAPR_RUN[@]}" dapr.yaml
+  say "Dapr CLI not found: running ${RUN_FILE#"$REPO"/} with scripts/multi-app-run.ts (same sidecars, same file)"
 fi
+"${DAPR_RUN[@]}" "$RUN_FILE"

@@ -1,0 +1,108 @@
+// Decides what `npm start` runs: which broker the orderpubsub component uses (so the
+// scripts can start it) and which run file to hand to `dapr run -f`.
+//
+//   npm start                         -> dapr.yaml as it is; the broker is whichever
+//                                        orderpubsub component components/ holds
+//   npm start -- --broker kafka       -> dapr.yaml with brokers/kafka.yaml in place of
+//                                        components/'s pub/sub (no file is edited)
+//   npm start -- --app checkout       -> only the named app(s) of dapr.yaml
+//
+// Prints shell assignments (BROKER, RUN_FILE, TOPIC) for start.sh to eval; errors go to
+// stderr with what to do.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { config as loadDotenv } from 'dotenv'
+import { parseAllDocuments, parse, stringify } from 'yaml'
+import { loadConfig, ConfigError } from '../shared/config.ts'
+import { PUBSUB_NAME } from '../shared/pubsub.ts'
+
+const REPO = resolve(import.meta.dirname, '..')
+const COMPONENTS = join(REPO, 'components')
+const BROKERS = join(REPO, 'brokers')
+
+// Component type -> the name the scripts provision it by.
+const BROKER_OF_TYPE: Record<string, string> = {
+  'pubsub.redis': 'redis',
+  'pubsub.kafka': 'kafka',
+  'pubsub.rabbitmq': 'rabbitmq',
+  'pubsub.jetstream': 'jetstream',
+  'pubsub.mqtt3': 'mqtt'
+}
+
+function fail (message: string): never {
+  process.stderr.write(`[lab] ${message}\n`)
+  process.exit(1)
+}
+
+/** The orderpubsub component type a YAML file declares, if any. */
+function pubsubType (file: string): string | undefined {
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const c = doc.toJS() as { kind?: string, metadata?: { name?: string }, spec?: { type?: string } } | null
+    if (c?.kind === 'Component' && c.metadata?.name === PUBSUB_NAME && c.spec?.type?.startsWith('pubsub.')) return c.spec.type
+  }
+  return undefined
+}
+
+function yamlFiles (dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f)) : []
+}
+
+const { values } = parseArgs({
+  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true } },
+  allowPositionals: false
+})
+
+const inUse = yamlFiles(COMPONENTS).filter((f) => pubsubType(f))
+let brokerFile: string
+if (values.broker) {
+  const name = values.broker
+  const candidates = [join(COMPONENTS, `${name}.yaml`), join(BROKERS, `${name}.yaml`)].filter((f) => existsSync(f) && pubsubType(f))
+  if (candidates.length === 0) {
+    const known = [...yamlFiles(COMPONENTS), ...yamlFiles(BROKERS)].filter((f) => pubsubType(f)).map((f) => basename(f).replace(/\.ya?ml$/, ''))
+    fail(`Unknown broker "${name}". Known brokers: ${[...new Set(known)].sort().join(', ')} (one component file each in components/ or brokers/).`)
+  }
+  brokerFile = candidates[0]!
+} else {
+  if (inUse.length === 0) fail(`components/ has no pub/sub component named ${PUBSUB_NAME}. Put one back, e.g. \`cp brokers/kafka.yaml components/\`, or run \`npm start -- --broker redis\`.`)
+  if (inUse.length > 1) fail(`components/ has ${inUse.length} pub/sub components named ${PUBSUB_NAME} (${inUse.map((f) => basename(f)).join(', ')}); Dapr loads every file there, so keep one and move the others to brokers/.`)
+  brokerFile = inUse[0]!
+}
+const type = pubsubType(brokerFile)!
+const broker = BROKER_OF_TYPE[type] ?? 'external'
+
+loadDotenv({ path: join(REPO, '.env'), quiet: true })
+let topic: string
+try {
+  topic = loadConfig().topic
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message)
+  throw err
+}
+
+let runFile = join(REPO, 'dapr.yaml')
+if (values.broker || values.app) {
+  // A derived run file: dapr.yaml's apps, with the chosen broker's component next to every
+  // other component of components/ (state stores, resiliency...), in a folder of its own.
+  const runFileSpec = parse(readFileSync(runFile, 'utf8')) as { common?: Record<string, unknown>, apps: Array<{ appID: string, appDirPath?: string }> }
+  const apps = values.app ?? runFileSpec.apps.map((a) => a.appID)
+  const unknown = apps.filter((id) => !runFileSpec.apps.some((a) => a.appID === id))
+  if (unknown.length > 0) fail(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${runFileSpec.apps.map((a) => a.appID).join(', ')}.`)
+
+  const dir = join(REPO, '.dapr', 'runs', [broker, ...(values.app ?? [])].join('-'))
+  const resources = join(dir, 'resources')
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(resources, { recursive: true })
+  copyFileSync(brokerFile, join(resources, basename(brokerFile)))
+  for (const f of yamlFiles(COMPONENTS)) if (!pubsubType(f)) copyFileSync(f, join(resources, basename(f)))
+
+  runFileSpec.common = { ...runFileSpec.common, resourcesPath: resources }
+  runFileSpec.apps = runFileSpec.apps
+    .filter((a) => apps.includes(a.appID))
+    .map((a) => ({ ...a, appDirPath: resolve(REPO, a.appDirPath ?? '.') }))
+  runFile = join(dir, 'dapr.yaml')
+  writeFileSync(runFile, `# Generated by scripts/lab-run.ts from dapr.yaml; edit dapr.yaml instead.\n${stringify(runFileSpec)}`)
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
+process.stdout.write(`BROKER=${quote(broker)}\nBROKER_FILE=${quote(brokerFile)}\nRUN_FILE=${quote(runFile)}\nTOPIC=${quote(topic)}\n`)

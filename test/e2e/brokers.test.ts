@@ -1,0 +1,88 @@
+// The same lab on every broker, switched with `npm start -- --broker NAME` and no code
+// change: 19 orders each received exactly once, and orders published while the
+// order-processor was not running delivered when it starts.
+import { afterAll, describe, expect, it } from 'vitest'
+import { Lab, countBy, killProcessesOf, uniqueTopic, until } from './lab.ts'
+
+const ALL_ORDERS = Array.from({ length: 19 }, (_, i) => i + 1)
+
+// What a broker keeps for a subscriber that has never connected: Redis Streams (the
+// group starts at the stream's beginning), Kafka (initialOffset: oldest) and JetStream
+// (the stream stores every order) deliver orders published before the first
+// subscription; RabbitMQ (no queue yet) and MQTT (no session yet) cannot.
+const BROKERS = [
+  { name: 'redis', keepsOrdersBeforeFirstSubscription: true },
+  { name: 'kafka', keepsOrdersBeforeFirstSubscription: true },
+  { name: 'rabbitmq', keepsOrdersBeforeFirstSubscription: false },
+  { name: 'jetstream', keepsOrdersBeforeFirstSubscription: true },
+  { name: 'mqtt', keepsOrdersBeforeFirstSubscription: false }
+]
+
+// Set by scripts/test.sh: brokers that could not be started on this machine, with why.
+const unavailable = new Map((process.env.LAB_UNAVAILABLE_BROKERS ?? '').split('\n').filter(Boolean)
+  .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as const))
+
+function expectEachOnce (received: number[], output: string): void {
+  const counts = countBy(received)
+  expect([...counts.keys()].sort((a, b) => a - b), output).toEqual(ALL_ORDERS)
+  expect([...counts.values()].every((n) => n === 1), `duplicates: ${JSON.stringify([...counts])}`).toBe(true)
+}
+
+async function runUntil (lab: Lab, what: string, done: () => boolean, ms = 120_000): Promise<void> {
+  await until(what, () => done() || lab.exitCode !== undefined, ms)
+    .catch((err: Error) => { throw new Error(`${err.message}\n--- output ---\n${lab.output}`) })
+  if (!done()) throw new Error(`the run ended before ${what}\n--- output ---\n${lab.output}`)
+}
+
+for (const { name, keepsOrdersBeforeFirstSubscription } of BROKERS) {
+  // On CI every broker must run; on a laptop one that cannot start is skipped, and
+  // npm test's last lines say which and why.
+  const skip = unavailable.has(name) && !process.env.CI
+
+  describe.skipIf(skip)(`broker ${name}`, () => {
+    const topics: string[] = []
+    const labs: Lab[] = []
+    const start = (topic: string, env: Record<string, string>, args: string[]) => {
+      const lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20', ...env }, ['--broker', name, ...args])
+      labs.push(lab)
+      return lab
+    }
+
+    afterAll(async () => {
+      for (const lab of labs) await lab.stop({ ms: 15_000 }).catch(() => {})
+      for (const topic of topics) killProcessesOf(topic)
+    })
+
+    it('delivers orderId 1..19 exactly once each and stops cleanly', async () => {
+      const topic = uniqueTopic()
+      topics.push(topic)
+      const lab = start(topic, {}, [])
+      await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab.received()).size === 19)
+      await runUntil(lab, 'the checkout to report all orders accepted', () => lab.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
+      await lab.stop()
+      expectEachOnce(lab.received(), lab.output)
+    })
+
+    const when = keepsOrdersBeforeFirstSubscription ? 'before it ever subscribed' : 'while it was down (after it had subscribed once)'
+    it(`delivers orders published ${when} once the order-processor starts`, async () => {
+      const topic = uniqueTopic()
+      topics.push(topic)
+      if (!keepsOrdersBeforeFirstSubscription) {
+        // Subscribe once (the queue or session is created), prove it works, then go down.
+        const first = start(topic, { ORDER_COUNT: '1' }, [])
+        await runUntil(first, 'the first subscription to deliver order 1', () => first.received().includes(1))
+        await first.stop()
+      }
+
+      const checkout = start(topic, {}, ['--app', 'checkout'])
+      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes('All 19 orders were accepted by Dapr.'))
+      await checkout.stop()
+      expect(checkout.received()).toEqual([])
+
+      const processor = start(topic, {}, ['--app', 'order-processor'])
+      await runUntil(processor, '19 distinct orders at the order-processor', () => new Set(processor.received()).size === 19)
+      await processor.stop()
+      expectEachOnce(processor.received(), processor.output)
+    })
+  })
+}
