@@ -79,7 +79,7 @@ rabbitmq_install() {
     die "RabbitMQ is not running on 127.0.0.1:$RABBITMQ_PORT and rabbitmq-server is not installed.
 Fix: install it (Debian/Ubuntu: 'sudo apt-get install rabbitmq-server'; macOS: 'brew install rabbitmq') or start a RabbitMQ on port $RABBITMQ_PORT, then run this again."
   fi
-  say "installing RabbitMQ from Debian's packages (apt-get install rabbitmq-server, with Erlang: a minute or so)..."
+  say "installing RabbitMQ from Debian's packages (apt-get install rabbitmq-server, with Erlang; this can take a minute)..."
   _rabbitmq_apt_install || die "apt-get install rabbitmq-server failed. Run it by hand to see why, then run this again."
 }
 
