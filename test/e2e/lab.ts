@@ -28,9 +28,9 @@ export class Lab {
   readonly child: ChildProcess
   exitCode: number | null | undefined
 
-  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = []) {
+  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], cwd = REPO) {
     this.child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
-      cwd: REPO,
+      cwd,
       env: { ...process.env, ORDERS_TOPIC: topic, ...env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
