@@ -143,7 +143,7 @@ async function start (file: RunFile): Promise<void> {
     if (app.appPort) args.push('--app-port', String(app.appPort))
     const stamp = timestamp()
     say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}); log: ${join(logDir, `${app.appID}_daprd_${stamp}.log`)}`)
-    launch(app.appID, 'daprd', daprd, args, appDir, process.env, join(logDir, `${app.appID}_daprd_${stamp}.log`), false)
+    const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, join(logDir, `${app.appID}_daprd_${stamp}.log`), false)
 
     if (!app.command?.length) continue
     const env: NodeJS.ProcessEnv = {
@@ -160,8 +160,23 @@ async function start (file: RunFile): Promise<void> {
     const [command, ...rest] = app.command
     say(`Starting App ${app.appID}: ${app.command.join(' ')}`)
     launch(app.appID, 'app', command!, rest, appDir, env, join(logDir, `${app.appID}_app_${stamp}.log`), true)
+    // Unlike the CLI, start the next app only once this one's sidecar is running: it has
+    // subscribed by then, so orders published next cannot beat the subscription (brokers
+    // such as RabbitMQ and MQTT drop messages for subscriptions that do not exist yet).
+    if (app !== file.apps.at(-1)) await sidecarReady(sidecar, ports.http)
   }
   say('You\'re up and running! Both Dapr and your apps logs are shown above; Ctrl+C stops them.')
+}
+
+// daprd answers 204 on /v1.0/healthz once it is fully initialised (subscriptions included).
+async function sidecarReady (sidecar: Running, httpPort: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline && sidecar.exited === undefined && !stopping) {
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false)
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (sidecar.exited === undefined && !stopping) say(`== DAPR - ${sidecar.id} == not ready after 30 s; starting the next app anyway. Its log: ${sidecar.logPath}`)
 }
 
 function stringify (env: AppSpec['env']): Record<string, string> {
