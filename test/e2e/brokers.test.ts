@@ -72,7 +72,7 @@ for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDow
     })
 
     const when = keepsOrdersBeforeFirstSubscription ? 'before it ever subscribed' : 'while it was down (after it had subscribed once)'
-    it.skipIf(losesOrdersQueuedWhileDown)(`delivers orders published ${when} once the order-processor starts`, async () => {
+    if (!losesOrdersQueuedWhileDown) it(`delivers orders published ${when} once the order-processor starts`, async () => {
       const topic = uniqueTopic()
       topics.push(topic)
       if (!keepsOrdersBeforeFirstSubscription) {
@@ -93,7 +93,7 @@ for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDow
       expectEachOnce(processor.received(), processor.output)
     })
 
-    it.runIf(losesOrdersQueuedWhileDown)('does not deliver orders queued while the order-processor was down (known Dapr mqtt3 loss); new orders still flow', async () => {
+    if (losesOrdersQueuedWhileDown) it('does not deliver orders queued while the order-processor was down (known Dapr mqtt3 loss); new orders still flow', async () => {
       const topic = uniqueTopic()
       topics.push(topic)
       const first = start(topic, { ORDER_COUNT: '1' }, [])
