@@ -20,3 +20,25 @@ ensure_node_modules() {
     (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error) >&2
   fi
 }
+
+# install_package PACKAGE WHAT FIX: installs a Debian package quietly when running as root
+# with apt-get, else stops with FIX (the exact command for the user's system).
+# Postinst scripts start the package's own service (invoke-rc.d), which would leave a
+# daemon on our port that we don't own; a policy-rc.d answering 101 ("action forbidden")
+# for the length of the install stops that, as Debian documents. It is created only if
+# there is none, and removed again whatever happens (the subshell's EXIT trap).
+install_package() {
+  local package=$1 what=$2 fix=$3
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then die "$fix"; fi
+  say "installing $what from Debian's packages (apt-get install $package)..."
+  (
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      trap 'grep -qs dapr-pubsub-lab "$policy" && rm -f "$policy"' EXIT
+      printf '#!/bin/sh\n# dapr-pubsub-lab: no service starts during its apt-get install; removed afterwards.\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq "$package" || { apt-get update -qq && apt-get install -y -qq "$package"; }; } >/dev/null 2>&1
+  ) || die "apt-get install $package failed. Run it by hand to see why, then run this again."
+}

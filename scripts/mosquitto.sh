@@ -19,29 +19,10 @@ _mosquitto_bin() {
   command -v mosquitto 2>/dev/null || { [ -x /usr/sbin/mosquitto ] && echo /usr/sbin/mosquitto; }
 }
 
-# Debian's postinst starts the system's own mosquitto service (invoke-rc.d): a daemon on our
-# port that we don't own. A policy-rc.d that answers 101 ("action forbidden") for the length
-# of the install stops that, as Debian documents; only if there is none already, and it is
-# removed again whatever happens (the subshell's EXIT trap).
-_mosquitto_apt_install() (
-  policy=/usr/sbin/policy-rc.d
-  if [ ! -e "$policy" ]; then
-    trap 'grep -qs dapr-pubsub-lab "$policy" && rm -f "$policy"' EXIT
-    printf '#!/bin/sh\n# dapr-pubsub-lab: no service starts during its apt-get install; removed afterwards.\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get install -y -qq mosquitto || { apt-get update -qq && apt-get install -y -qq mosquitto; }; } >/dev/null 2>&1
-)
-
 mosquitto_install() {
   [ -n "$(_mosquitto_bin)" ] && return 0
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "Mosquitto is not running on 127.0.0.1:$MOSQUITTO_PORT and mosquitto is not installed.
+  install_package mosquitto Mosquitto "Mosquitto is not running on 127.0.0.1:$MOSQUITTO_PORT and mosquitto is not installed.
 Fix: install it (Debian/Ubuntu: 'sudo apt-get install mosquitto'; macOS: 'brew install mosquitto') or start an MQTT broker on port $MOSQUITTO_PORT, then run this again."
-  fi
-  say "installing Mosquitto from Debian's packages (apt-get install mosquitto)..."
-  _mosquitto_apt_install || die "apt-get install mosquitto failed. Run it by hand to see why, then run this again."
 }
 
 # Sets MOSQUITTO_STARTED=1 when it had to start one (so the caller stops it again).

@@ -17,30 +17,10 @@ _nats_bin() {
   command -v nats-server 2>/dev/null || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; }
 }
 
-# Debian's nats-server package only ships a systemd unit, which its postinst starts when
-# systemd runs (deb-systemd-invoke): a daemon on our port that we don't own. A policy-rc.d
-# that answers 101 ("action forbidden") for the length of the install stops that, as Debian
-# documents; only if there is none already, and it is removed again whatever happens (the
-# subshell's EXIT trap).
-_nats_apt_install() (
-  policy=/usr/sbin/policy-rc.d
-  if [ ! -e "$policy" ]; then
-    trap 'grep -qs dapr-pubsub-lab "$policy" && rm -f "$policy"' EXIT
-    printf '#!/bin/sh\n# dapr-pubsub-lab: no service starts during its apt-get install; removed afterwards.\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get install -y -qq nats-server || { apt-get update -qq && apt-get install -y -qq nats-server; }; } >/dev/null 2>&1
-)
-
 nats_install() {
   [ -n "$(_nats_bin)" ] && return 0
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "NATS is not running on 127.0.0.1:$NATS_PORT and nats-server is not installed.
+  install_package nats-server NATS "NATS is not running on 127.0.0.1:$NATS_PORT and nats-server is not installed.
 Fix: install it (Debian/Ubuntu: 'sudo apt-get install nats-server'; macOS: 'brew install nats-server') or start a NATS server with JetStream ('nats-server -js') on port $NATS_PORT, then run this again."
-  fi
-  say "installing NATS from Debian's packages (apt-get install nats-server)..."
-  _nats_apt_install || die "apt-get install nats-server failed. Run it by hand to see why, then run this again."
 }
 
 # Sets NATS_STARTED=1 when it had to start one (so the caller stops it again).

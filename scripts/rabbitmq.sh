@@ -57,30 +57,10 @@ _rabbitmq() {
   fi
 }
 
-# Debian's postinst starts the system's own rabbitmq-server service (invoke-rc.d; the install
-# fails if that start fails): a node on our port that we don't own. A policy-rc.d that
-# answers 101 ("action forbidden") for the length of the install stops that, as Debian
-# documents; only if there is none already, and it is removed again whatever happens (the
-# subshell's EXIT trap).
-_rabbitmq_apt_install() (
-  policy=/usr/sbin/policy-rc.d
-  if [ ! -e "$policy" ]; then
-    trap 'grep -qs dapr-pubsub-lab "$policy" && rm -f "$policy"' EXIT
-    printf '#!/bin/sh\n# dapr-pubsub-lab: no service starts during its apt-get install; removed afterwards.\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get install -y -qq rabbitmq-server || { apt-get update -qq && apt-get install -y -qq rabbitmq-server; }; } >/dev/null 2>&1
-)
-
 rabbitmq_install() {
   [ -n "$(_rabbitmq_bin rabbitmq-server)" ] && return 0
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "RabbitMQ is not running on 127.0.0.1:$RABBITMQ_PORT and rabbitmq-server is not installed.
+  install_package rabbitmq-server "RabbitMQ (with Erlang; this can take a minute)" "RabbitMQ is not running on 127.0.0.1:$RABBITMQ_PORT and rabbitmq-server is not installed.
 Fix: install it (Debian/Ubuntu: 'sudo apt-get install rabbitmq-server'; macOS: 'brew install rabbitmq') or start a RabbitMQ on port $RABBITMQ_PORT, then run this again."
-  fi
-  say "installing RabbitMQ from Debian's packages (apt-get install rabbitmq-server, with Erlang; this can take a minute)..."
-  _rabbitmq_apt_install || die "apt-get install rabbitmq-server failed. Run it by hand to see why, then run this again."
 }
 
 # wait_for's test while our node boots: up, or still booting (progress every 10 s), or gone.

@@ -10,13 +10,8 @@ redis_ping() {
 
 redis_install() {
   command -v redis-server >/dev/null 2>&1 && return 0
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "Redis is not running on 127.0.0.1:$REDIS_PORT and redis-server is not installed.
+  install_package redis-server Redis "Redis is not running on 127.0.0.1:$REDIS_PORT and redis-server is not installed.
 Fix: install it (Debian/Ubuntu: 'sudo apt-get install redis-server'; macOS: 'brew install redis') or start a Redis on port $REDIS_PORT, then run this again."
-  fi
-  say "installing Redis from Debian's packages (apt-get install redis-server)..."
-  { apt-get install -y -qq redis-server || { apt-get update -qq && apt-get install -y -qq redis-server; }; } >/dev/null 2>&1 \
-    || die "apt-get install redis-server failed. Run it by hand to see why, then run this again."
 }
 
 # Sets REDIS_STARTED=1 when it had to start one (so the caller stops it again).
