@@ -32,7 +32,7 @@ interface AppSpec {
 }
 interface RunFile { common?: Omit<AppSpec, 'appID'>, apps: AppSpec[] }
 
-interface Running { id: string, role: 'daprd' | 'app', child: ChildProcess, logPath: string, exited?: number | null }
+interface Running { id: string, role: 'daprd' | 'app', child: ChildProcess, logPath: string, recent: string[], exited?: number | null }
 
 const runFilePath = resolve(process.argv[2] ?? 'dapr.yaml')
 const runDir = dirname(runFilePath)
@@ -69,9 +69,11 @@ function resourcesPaths (app: AppSpec, common: RunFile['common'], appDir: string
   return [join(runtimeRoot, 'components')]
 }
 
-function pipeLines (stream: NodeJS.ReadableStream, prefix: string | undefined, file: WriteStream): void {
+function pipeLines (stream: NodeJS.ReadableStream, prefix: string | undefined, file: WriteStream, recent: string[]): void {
   createInterface({ input: stream }).on('line', (line) => {
     file.write(`${line}\n`)
+    recent.push(line)
+    if (recent.length > 200) recent.shift()
     if (prefix !== undefined) say(`${prefix}${line}`)
   })
 }
@@ -81,17 +83,18 @@ function launch (id: string, role: Running['role'], command: string, args: strin
   // Own process group, so Ctrl+C reaches this runner only and it can stop the apps
   // before their sidecars; stop() signals the whole group (tsx spawns a child node).
   const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  const entry: Running = { id, role, child, logPath }
+  const entry: Running = { id, role, child, logPath, recent: [] }
   const prefix = toConsole ? `== ${role === 'app' ? 'APP' : 'DAPR'} - ${id} == ` : undefined
-  pipeLines(child.stdout!, prefix, log)
-  pipeLines(child.stderr!, prefix, log)
+  pipeLines(child.stdout!, prefix, log, entry.recent)
+  pipeLines(child.stderr!, prefix, log, entry.recent)
   child.on('error', (err) => say(`== ${id} == cannot start ${command}: ${err.message}`))
-  child.on('exit', (code, signal) => {
+  // 'close', not 'exit': by then all of its output has been read.
+  child.on('close', (code, signal) => {
     entry.exited = code
     if (stopping) return
     if (role === 'daprd') {
       say(`== DAPR - ${id} == daprd exited (${signal ?? `code ${code}`}). Its log: ${logPath}`)
-      for (const line of tailErrors(logPath)) say(`== DAPR - ${id} == ${line}`)
+      for (const line of errorsIn(entry.recent)) say(`== DAPR - ${id} == ${line}`)
       void stop(1)
     } else {
       say(`Exited App (${id}) with code ${code ?? signal}`)
@@ -101,15 +104,10 @@ function launch (id: string, role: Running['role'], command: string, args: strin
   return entry
 }
 
-// daprd's start-up errors live in its log file; show the ones that explain a failure.
-function tailErrors (logPath: string): string[] {
-  try {
-    const lines = readFileSync(logPath, 'utf8').trim().split('\n')
-    const errors = lines.filter((l) => /level=(error|fatal)|"level":"(error|fatal)"/.test(l))
-    return (errors.length > 0 ? errors : lines).slice(-5)
-  } catch {
-    return []
-  }
+// daprd's start-up errors only go to its log file; show the ones that explain a failure.
+function errorsIn (lines: string[]): string[] {
+  const errors = lines.filter((l) => /level=(error|fatal)|"level":"(error|fatal)"/.test(l))
+  return (errors.length > 0 ? errors : lines).slice(-5)
 }
 
 async function start (file: RunFile): Promise<void> {
@@ -192,7 +190,7 @@ async function stopAll (entries: Running[]): Promise<void> {
   const alive = entries.filter((e) => e.exited === undefined && e.child.pid !== undefined)
   const exits = alive.map((e) => new Promise<void>((ok) => {
     if (e.exited !== undefined) ok()
-    else e.child.once('exit', () => ok())
+    else e.child.once('close', () => ok())
   }))
   for (const e of alive) signalGroup(e, 'SIGTERM')
   const timer = setTimeout(() => { for (const e of alive) signalGroup(e, 'SIGKILL') }, 10_000)
