@@ -42,3 +42,18 @@ install_package() {
     { apt-get install -y -qq "$package" || { apt-get update -qq && apt-get install -y -qq "$package"; }; } >/dev/null 2>&1
   ) || die "apt-get install $package failed. Run it by hand to see why, then run this again."
 }
+
+# stop_pidfile WHAT PIDFILE PROCESS: stops the process a pid file names if it is still ours
+# (its command line names PROCESS). The pid file goes only if it still names that process:
+# a run that started meanwhile may have written its own.
+stop_pidfile() {
+  local what=$1 file=$2 process=$3 pid
+  pid=$(cat "$file" 2>/dev/null) || return 0
+  if kill -0 "$pid" 2>/dev/null && grep -q "$process" "/proc/$pid/cmdline" 2>/dev/null; then
+    say "stopping the lab's $what (pid $pid)"
+    kill "$pid"
+    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+  fi
+  if [ "$(cat "$file" 2>/dev/null)" = "$pid" ]; then rm -f "$file"; fi
+  return 0
+}

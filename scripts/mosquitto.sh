@@ -60,12 +60,5 @@ EOF
 
 # Stops the mosquitto this project started (never someone else's).
 mosquitto_down() {
-  local pid
-  pid=$(cat "$MOSQUITTO_DIR/mosquitto.pid" 2>/dev/null) || return 0
-  if kill -0 "$pid" 2>/dev/null && grep -q mosquitto "/proc/$pid/cmdline" 2>/dev/null; then
-    say "stopping the lab's mosquitto (pid $pid)"
-    kill "$pid"
-    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$MOSQUITTO_DIR/mosquitto.pid"
+  stop_pidfile mosquitto "$MOSQUITTO_DIR/mosquitto.pid" mosquitto
 }

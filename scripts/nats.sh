@@ -51,12 +51,5 @@ nats_up() {
 
 # Stops the nats-server this project started (never someone else's).
 nats_down() {
-  local pid
-  pid=$(cat "$NATS_DIR/nats.pid" 2>/dev/null) || return 0
-  if kill -0 "$pid" 2>/dev/null && grep -q nats-server "/proc/$pid/cmdline" 2>/dev/null; then
-    say "stopping the lab's nats-server (pid $pid)"
-    kill "$pid"
-    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$NATS_DIR/nats.pid"
+  stop_pidfile nats-server "$NATS_DIR/nats.pid" nats-server
 }

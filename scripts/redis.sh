@@ -32,12 +32,5 @@ redis_up() {
 
 # Stops the redis-server this project started (never someone else's).
 redis_down() {
-  local pid
-  pid=$(cat "$REDIS_DIR/redis.pid" 2>/dev/null) || return 0
-  if kill -0 "$pid" 2>/dev/null && grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null; then
-    say "stopping the lab's redis-server (pid $pid)"
-    kill "$pid"
-    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$REDIS_DIR/redis.pid"
+  stop_pidfile redis-server "$REDIS_DIR/redis.pid" redis-server
 }
