@@ -2,9 +2,7 @@
 // change: 19 orders each received exactly once, and orders published while the
 // order-processor was not running delivered when it starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab, countBy, killProcessesOf, resetMqttSession, uniqueTopic, until } from './lab.ts'
-
-const ALL_ORDERS = Array.from({ length: 19 }, (_, i) => i + 1)
+import { Lab, expectEachOnce, killProcessesOf, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
 
 // What a broker keeps for a subscriber that has never connected: Redis Streams (the
 // group starts at the stream's beginning), Kafka (initialOffset: oldest) and JetStream
@@ -21,28 +19,8 @@ const BROKERS = [
   { name: 'mqtt', keepsOrdersBeforeFirstSubscription: false, losesOrdersQueuedWhileDown: true }
 ]
 
-// Set by scripts/test.sh: brokers that could not be started on this machine, with why.
-const unavailable = new Map((process.env.LAB_UNAVAILABLE_BROKERS ?? '').split('\n').filter(Boolean)
-  .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as const))
-
-function expectEachOnce (received: number[], output: string): void {
-  const counts = countBy(received)
-  expect([...counts.keys()].sort((a, b) => a - b), output).toEqual(ALL_ORDERS)
-  expect([...counts.values()].every((n) => n === 1), `duplicates: ${JSON.stringify([...counts])}`).toBe(true)
-}
-
-async function runUntil (lab: Lab, what: string, done: () => boolean, ms = 120_000): Promise<void> {
-  await until(what, () => done() || lab.exitCode !== undefined, ms)
-    .catch((err: Error) => { throw new Error(`${err.message}\n--- output ---\n${lab.output}`) })
-  if (!done()) throw new Error(`the run ended before ${what}\n--- output ---\n${lab.output}`)
-}
-
 for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDown = false } of BROKERS) {
-  // On CI every broker must run; on a laptop one that cannot start is skipped, and
-  // npm test's last lines say which and why.
-  const skip = unavailable.has(name) && !process.env.CI
-
-  describe.skipIf(skip)(`broker ${name}`, () => {
+  describe.skipIf(skipBroker(name))(`broker ${name}`, () => {
     const topics: string[] = []
     const labs: Lab[] = []
     const start = (topic: string, env: Record<string, string>, args: string[]) => {

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { expect } from 'vitest'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -105,10 +106,31 @@ export function deleteRedisKey (key: string, port = 6379): Promise<void> {
   })
 }
 
-export function countBy (values: number[]): Map<number, number> {
+const ALL_ORDERS = Array.from({ length: 19 }, (_, i) => i + 1)
+
+/** orderId 1..19, each exactly once. */
+export function expectEachOnce (received: number[], output: string): void {
   const counts = new Map<number, number>()
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
-  return counts
+  for (const id of received) counts.set(id, (counts.get(id) ?? 0) + 1)
+  expect([...counts.keys()].sort((a, b) => a - b), output).toEqual(ALL_ORDERS)
+  expect([...counts.values()].every((n) => n === 1), `duplicates: ${JSON.stringify([...counts])}`).toBe(true)
+}
+
+/** Polls until `done`; fails with the run's output if the deadline passes or the run ends first. */
+export async function runUntil (lab: Lab, what: string, done: () => boolean, ms = 120_000): Promise<void> {
+  await until(what, () => done() || lab.exitCode !== undefined, ms)
+    .catch((err: Error) => { throw new Error(`${err.message}\n--- output ---\n${lab.output}`) })
+  if (!done()) throw new Error(`the run ended before ${what}\n--- output ---\n${lab.output}`)
+}
+
+/**
+ * Whether to skip a broker's tests: scripts/test.sh lists the brokers that could not start
+ * on this machine (LAB_UNAVAILABLE_BROKERS, "name: reason" lines). On CI every broker must
+ * run, so nothing is skipped there; on a laptop npm test's last lines say which and why.
+ */
+export function skipBroker (name: string): boolean {
+  const unavailable = (process.env.LAB_UNAVAILABLE_BROKERS ?? '').split('\n').some((line) => line.startsWith(`${name}:`))
+  return unavailable && !process.env.CI
 }
 
 /**
