@@ -18,7 +18,8 @@ broker_up() {
     redis) redis_up; started=$REDIS_STARTED ;;
     kafka) kafka_up; started=$KAFKA_STARTED ;;
     rabbitmq) rabbitmq_up; started=$RABBITMQ_STARTED ;;
-    jetstream) nats_up; started=$NATS_STARTED; jetstream_stream "${2:-orders}" ;;
+    jetstream) nats_up; started=$NATS_STARTED
+      jetstream_stream "${2:-orders}"; jetstream_stream "${2:-orders}-deadletter" ;;
     mqtt) mosquitto_up; started=$MOSQUITTO_STARTED ;;
     external) say "orderpubsub uses a broker the lab does not provision: make sure it is running."; return 0 ;;
     *) die "Unknown broker '$1'. Known: ${BROKERS[*]}." ;;

@@ -106,3 +106,9 @@ if (values.broker || values.app) {
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
 process.stdout.write(`BROKER=${quote(broker)}\nBROKER_FILE=${quote(brokerFile)}\nRUN_FILE=${quote(runFile)}\nTOPIC=${quote(topic)}\n`)
+// Tokens and the broker password must reach the sidecars too, and daprd does not read
+// .env: export the ones .env holds (the environment still wins, as for the apps).
+for (const name of ['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']) {
+  const value = process.env[name]
+  if (value) process.stdout.write(`export ${name}=${quote(value)}\n`)
+}

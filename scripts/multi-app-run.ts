@@ -29,6 +29,11 @@ interface AppSpec {
   metricsPort?: number
   logLevel?: string
   appProtocol?: string
+  enableAppHealthCheck?: boolean
+  appHealthCheckPath?: string
+  appHealthProbeInterval?: number
+  appHealthProbeTimeout?: number
+  appHealthThreshold?: number
 }
 interface RunFile { common?: Omit<AppSpec, 'appID'>, apps: AppSpec[] }
 
@@ -139,6 +144,12 @@ async function start (file: RunFile): Promise<void> {
       ...resourcesPaths(app, common, appDir).flatMap((p) => ['--resources-path', p])
     ]
     if (app.appPort) args.push('--app-port', String(app.appPort))
+    if (app.enableAppHealthCheck ?? common.enableAppHealthCheck) args.push('--enable-app-health-check')
+    const health = { path: 'appHealthCheckPath', 'probe-interval': 'appHealthProbeInterval', 'probe-timeout': 'appHealthProbeTimeout', threshold: 'appHealthThreshold' } as const
+    for (const [flag, key] of Object.entries(health)) {
+      const value = app[key] ?? common[key]
+      if (value !== undefined) args.push(`--app-health-${flag === 'path' ? 'check-path' : flag}`, String(value))
+    }
     const stamp = timestamp()
     say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}); log: ${join(logDir, `${app.appID}_daprd_${stamp}.log`)}`)
     const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, join(logDir, `${app.appID}_daprd_${stamp}.log`), false)
@@ -161,20 +172,31 @@ async function start (file: RunFile): Promise<void> {
     // Unlike the CLI, start the next app only once this one's sidecar is running: it has
     // subscribed by then, so orders published next cannot beat the subscription (brokers
     // such as RabbitMQ and MQTT drop messages for subscriptions that do not exist yet).
-    if (app !== file.apps.at(-1)) await sidecarReady(sidecar, ports.http)
+    const ready = sidecarReady(sidecar, ports.http, app.appPort)
+    if (app !== file.apps.at(-1)) await ready
   }
   say('You\'re up and running! Both Dapr and your apps logs are shown above; Ctrl+C stops them.')
 }
 
+// A sidecar that never gets ready stops the run, with the reason, instead of a silent hang.
+const readyTimeoutS = Number(process.env.LAB_SIDECAR_TIMEOUT_S) || 60
+
 // daprd answers 204 on /v1.0/healthz once it is fully initialised (subscriptions included).
-async function sidecarReady (sidecar: Running, httpPort: number): Promise<void> {
-  const deadline = Date.now() + 30_000
+async function sidecarReady (sidecar: Running, httpPort: number, appPort?: number): Promise<void> {
+  const deadline = Date.now() + readyTimeoutS * 1000
   while (Date.now() < deadline && sidecar.exited === undefined && !stopping) {
     const ok = await fetch(`http://127.0.0.1:${httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false)
     if (ok) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  if (sidecar.exited === undefined && !stopping) say(`== DAPR - ${sidecar.id} == not ready after 30 s; starting the next app anyway. Its log: ${sidecar.logPath}`)
+  if (sidecar.exited !== undefined || stopping) return
+  const waitingForApp = sidecar.recent.some((l) => l.includes('This will block until the app is listening'))
+  const cause = waitingForApp && appPort !== undefined
+    ? `it is still waiting for the app to listen on port ${appPort} (did the app start? is appPort in dapr.yaml the port it listens on?)`
+    : 'see the last lines of its log below'
+  say(`== DAPR - ${sidecar.id} == not ready after ${readyTimeoutS} s: ${cause}. Its log: ${sidecar.logPath}`)
+  for (const line of errorsIn(sidecar.recent)) say(`== DAPR - ${sidecar.id} == ${line}`)
+  await stop(1)
 }
 
 function stringify (env: AppSpec['env']): Record<string, string> {

@@ -9,6 +9,8 @@ plan=$(node --import tsx scripts/lab-run.ts "$@") || exit 1
 eval "$plan"
 say "broker: $BROKER ($BROKER_FILE)"
 broker_up "$BROKER" "$TOPIC"
+# The order-processor's ledger (components/statestore.yaml) lives in Redis, whatever the broker.
+if [ "$BROKER" != redis ]; then say "state store: redis"; broker_up redis; fi
 if [ "${DAPR_RUN[0]}" = dapr ]; then
   say "running: dapr run -f ${RUN_FILE#"$REPO"/}"
 else

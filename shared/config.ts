@@ -14,7 +14,15 @@ const schema = {
     APP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     APP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 6001 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
-    LOG_FORMAT: { type: 'string', enum: ['pretty', 'json'] }
+    LOG_FORMAT: { type: 'string', enum: ['pretty', 'json'] },
+    // Tokens are read from the environment of `npm start` / `dapr run -f`, which both the
+    // sidecars and the apps inherit (dapr.yaml's per-app env reaches the app only).
+    APP_API_TOKEN: { type: 'string' },
+    DAPR_API_TOKEN: { type: 'string' },
+    // Lab knobs: every Nth order also goes out malformed (0 = never), and the
+    // order-processor fails for this long after the first order as if a dependency were down.
+    POISON_EVERY: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+    SIMULATED_OUTAGE_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 }
   }
 } as const
 
@@ -31,6 +39,10 @@ export interface Config {
   appPort: number
   logLevel: string
   logFormat: 'pretty' | 'json'
+  appApiToken?: string
+  daprApiToken?: string
+  poisonEvery: number
+  simulatedOutageMs: number
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +64,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     appHost: raw.APP_HOST,
     appPort: raw.APP_PORT,
     logLevel: raw.LOG_LEVEL,
-    logFormat: raw.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')
+    logFormat: raw.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    // An empty token is no token, as for daprd.
+    appApiToken: raw.APP_API_TOKEN || undefined,
+    daprApiToken: raw.DAPR_API_TOKEN || undefined,
+    poisonEvery: raw.POISON_EVERY,
+    simulatedOutageMs: raw.SIMULATED_OUTAGE_MS
   }
 }

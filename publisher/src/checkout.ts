@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { DaprClient, CommunicationProtocolEnum, LogLevel } from '@dapr/dapr'
+import type { DaprClient } from '@dapr/dapr'
 import type { Config } from '../../shared/config.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { makeOrder } from './orders.ts'
+import { makeOrder, makePoisonOrder } from './orders.ts'
 
 export interface PublishResult {
   accepted: number
   failed: number
+  /** Malformed orders sent on purpose (POISON_EVERY). */
+  poison: number
 }
 
 /**
@@ -16,7 +18,7 @@ export interface PublishResult {
  * instead of throwing, so ignoring it would report orders that Dapr never accepted.
  */
 export async function publishOrders (client: DaprClient, config: Config, log: Logger, signal?: AbortSignal): Promise<PublishResult> {
-  const result: PublishResult = { accepted: 0, failed: 0 }
+  const result: PublishResult = { accepted: 0, failed: 0, poison: 0 }
   for (let n = 1; n <= config.orderCount && !signal?.aborted; n++) {
     const order = makeOrder(n)
     // An object is sent as application/json; a JSON string would arrive double-encoded.
@@ -28,16 +30,16 @@ export async function publishOrders (client: DaprClient, config: Config, log: Lo
       result.accepted++
       log.info({ orderId: order.orderId, topic: config.topic }, `Published data: ${JSON.stringify(order)}`)
     }
+    if (config.poisonEvery > 0 && n % config.poisonEvery === 0) {
+      const poison = makePoisonOrder(n / config.poisonEvery)
+      const { error: poisonError } = await client.pubsub.publish(PUBSUB_NAME, config.topic, poison)
+      if (poisonError) log.error({ err: poisonError }, `Publish of a poison order failed: ${String(poisonError)}`)
+      else {
+        result.poison++
+        log.warn(`Published poison order: ${typeof poison === 'string' ? poison : JSON.stringify(poison)}`)
+      }
+    }
     if (n < config.orderCount) await sleep(config.publishIntervalMs, undefined, { signal }).catch(() => {})
   }
   return result
-}
-
-export function createClient (config: Config): DaprClient {
-  return new DaprClient({
-    daprHost: config.daprHost,
-    daprPort: String(config.daprHttpPort),
-    communicationProtocol: CommunicationProtocolEnum.HTTP,
-    logger: { level: LogLevel.Warn }
-  })
 }

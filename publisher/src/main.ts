@@ -3,7 +3,8 @@
 import { config as loadDotenv } from 'dotenv'
 import { loadConfig, ConfigError, type Config } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
-import { createClient, publishOrders } from './checkout.ts'
+import { createClient } from '../../shared/dapr-client.ts'
+import { publishOrders } from './checkout.ts'
 
 loadDotenv({ path: new URL('../../.env', import.meta.url), quiet: true })
 
@@ -30,11 +31,12 @@ try {
   process.exit(1)
 }
 
-const { accepted, failed } = await publishOrders(client, config, log, stop.signal)
+const { accepted, failed, poison } = await publishOrders(client, config, log, stop.signal)
 await client.stop()
 
 if (accepted === config.orderCount) {
   log.info(`All ${accepted} orders were accepted by Dapr.`)
+  if (poison > 0) log.warn(`Also sent ${poison} poison order(s) on purpose (POISON_EVERY=${config.poisonEvery}); look for them on the dead-letter topic.`)
 } else {
   const why = stop.signal.aborted ? 'stopped by a signal' : `${failed} publish(es) failed (see the errors above)`
   log.error(`Only ${accepted} of ${config.orderCount} orders were accepted: ${why}.`)

@@ -1,7 +1,9 @@
+import { timingSafeEqual } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import { HTTP, type CloudEvent, type CloudEventV1 } from 'cloudevents'
 import { type Order, orderProblem } from '../../shared/order.ts'
-import { ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
+import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, deadLetterTopic, subscriptions } from '../../shared/pubsub.ts'
+import { memoryLedger, type Ledger } from './ledger.ts'
 
 /** What the sidecar understands in a delivery answer (Dapr's subscriber contract). */
 export type DeliveryStatus = 'SUCCESS' | 'RETRY' | 'DROP'
@@ -15,6 +17,25 @@ export interface AppOptions {
    * answered RETRY and the broker delivers it again.
    */
   processOrder?: (order: Order, log: FastifyBaseLogger) => Promise<void> | void
+  /** What was already processed (a Dapr state store in the running app). */
+  ledger?: Ledger
+  /** When set, every route but /healthz demands it in the dapr-api-token header. */
+  apiToken?: string
+}
+
+/** What the order-processor has seen since it started (GET /stats). */
+export interface Counts {
+  /** Deliveries on /orders, redeliveries included. */
+  received: number
+  processed: number
+  /** Redeliveries of an order already processed, acknowledged without processing. */
+  duplicates: number
+  /** Deliveries answered RETRY (processing failed for now). */
+  retried: number
+  /** Deliveries answered DROP (never valid); Dapr sends them to the dead-letter topic. */
+  dropped: number
+  /** Orders that arrived on the dead-letter topic. */
+  deadLettered: number
 }
 
 const deliveryAnswer = {
@@ -28,8 +49,14 @@ const subscriptionList = {
   items: {
     type: 'object',
     required: ['pubsubname', 'topic', 'route'],
-    properties: { pubsubname: { type: 'string' }, topic: { type: 'string' }, route: { type: 'string' } }
+    properties: { pubsubname: { type: 'string' }, topic: { type: 'string' }, route: { type: 'string' }, deadLetterTopic: { type: 'string' } }
   }
+} as const
+
+const countsSchema = {
+  type: 'object',
+  required: ['received', 'processed', 'duplicates', 'retried', 'dropped', 'deadLettered'],
+  properties: Object.fromEntries(['received', 'processed', 'duplicates', 'retried', 'dropped', 'deadLettered'].map((k) => [k, { type: 'integer' }]))
 } as const
 
 /** A body whose content type we have no parser for: answered DROP, never 415. */
@@ -37,7 +64,7 @@ class UnsupportedBody {
   constructor (readonly contentType: string) {}
 }
 
-type Reading = { order: Order, event?: CloudEventV1<unknown> } | { problem: string, event?: CloudEventV1<unknown> }
+type Reading = { order: Order, event?: CloudEventV1<unknown> } | { problem: string, event?: CloudEventV1<unknown>, data?: unknown }
 
 /**
  * Finds the order in a delivery: a structured CloudEvent (what Dapr sends), a binary-mode
@@ -65,14 +92,56 @@ function readOrder (request: FastifyRequest): Reading {
     data = event.data
   }
   if (typeof data === 'string') {
-    return { event, problem: 'the order is a string, not a JSON object (was it published as JSON.stringify(order)?)' }
+    return { event, data, problem: 'the order is a string, not a JSON object (was it published as JSON.stringify(order)?)' }
   }
   const problem = orderProblem(data)
-  return problem === undefined ? { event, order: data as Order } : { event, problem }
+  return problem === undefined ? { event, order: data as Order } : { event, data, problem }
+}
+
+/**
+ * The key an event is remembered by: its CloudEvent id, which a redelivery keeps (a
+ * CloudEvent is identified by source + id; Dapr sets the source to the publishing app).
+ * Without an envelope, the orderId is all there is.
+ */
+function eventKey (kind: 'processed' | 'deadletter', topic: string, reading: Reading): string | undefined {
+  if (reading.event) return `${kind}:${topic}:${reading.event.source}:${reading.event.id}`
+  if ('order' in reading) return `${kind}:${topic}:order-${reading.order.orderId}`
+  return undefined
+}
+
+/** orderId as a poison order carries it, for the logs: whatever it is, or '?'. */
+function claimedOrderId (reading: Reading): string {
+  if ('order' in reading) return String(reading.order.orderId)
+  let { data } = reading
+  if (typeof data === 'string') {
+    try { data = JSON.parse(data) } catch { return '?' }
+  }
+  const id = (data !== null && typeof data === 'object') ? (data as Record<string, unknown>).orderId : undefined
+  return id === undefined ? '?' : JSON.stringify(id)
+}
+
+function sameToken (given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * A processOrder that fails for `ms` after the first order, as if a dependency were down
+ * (SIMULATED_OUTAGE_MS): orders come back until the outage ends or the retry policy gives up.
+ */
+export function simulatedOutage (ms: number, now = Date.now): AppOptions['processOrder'] {
+  let firstAt: number | undefined
+  return () => {
+    firstAt ??= now()
+    if (now() - firstAt < ms) throw new Error('simulated outage: a dependency of the order-processor is down')
+  }
 }
 
 export function buildApp (options: AppOptions) {
-  const { topic, processOrder = () => {} } = options
+  const { topic, processOrder = () => {}, ledger = memoryLedger(), apiToken } = options
+  const counts: Counts = { received: 0, processed: 0, duplicates: 0, retried: 0, dropped: 0, deadLettered: 0 }
   // One line per delivery (ours) says more than Fastify's two per request.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
 
@@ -83,10 +152,23 @@ export function buildApp (options: AppOptions) {
     done(null, new UnsupportedBody(String(request.headers['content-type'] ?? 'none')))
   })
 
+  // With APP_API_TOKEN set, daprd sends it on every call; anybody else is refused.
+  // /healthz stays open for probes (daprd's app health check, Kubernetes).
+  if (apiToken !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/healthz' || sameToken(request.headers['dapr-api-token'], apiToken)) return
+      request.log.warn({ url: request.url }, `Refused ${request.method} ${request.url}: no valid dapr-api-token header ` +
+        '(if this is the sidecar, start it with the same APP_API_TOKEN as the app)')
+      return reply.code(401).send({ error: 'a valid dapr-api-token header is required' })
+    })
+  }
+
   // A delivery that can never be parsed is dropped on purpose: any 4xx/5xx would make
   // the sidecar deliver it again, forever.
   app.setErrorHandler((err: { statusCode?: number, message: string }, request, reply) => {
-    if (request.routeOptions.url === ORDERS_ROUTE && (err.statusCode ?? 500) < 500) {
+    const route = request.routeOptions.url
+    if ((route === ORDERS_ROUTE || route === DEAD_LETTER_ROUTE) && (err.statusCode ?? 500) < 500) {
+      if (route === ORDERS_ROUTE) counts.dropped++
       request.log.warn({ reason: err.message }, `Dropping a delivery that cannot be read: ${err.message}`)
       return reply.code(200).send({ status: 'DROP' })
     }
@@ -100,23 +182,71 @@ export function buildApp (options: AppOptions) {
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }
   }, async () => ({ status: 'ok' }))
 
+  app.get('/stats', { schema: { response: { 200: countsSchema } } }, async () => counts)
+
   app.post(ORDERS_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request): Promise<{ status: DeliveryStatus }> => {
+    counts.received++
     const reading = readOrder(request)
     const eventId = reading.event?.id
     if ('problem' in reading) {
-      request.log.warn({ eventId, reason: reading.problem }, `Dropping order: ${reading.problem}`)
+      counts.dropped++
+      request.log.warn({ eventId, reason: reading.problem },
+        `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
       return { status: 'DROP' }
     }
     const { order } = reading
-    request.log.info({ eventId, orderId: order.orderId },
-      `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`)
+    const key = eventKey('processed', topic, reading)!
+    const retry = (err: unknown, why: string): { status: DeliveryStatus } => {
+      // A failure is never turned into a silent SUCCESS: the order comes back.
+      counts.retried++
+      request.log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed (${why}); asking Dapr to retry`)
+      return { status: 'RETRY' }
+    }
+
+    try {
+      if (await ledger.has(key)) {
+        counts.duplicates++
+        request.log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
+        return { status: 'SUCCESS' }
+      }
+    } catch (err) {
+      return retry(err, 'the state store cannot be read')
+    }
     try {
       await processOrder(order, request.log)
     } catch (err) {
-      // A thrown error is never turned into a silent SUCCESS: the order comes back.
-      request.log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed; asking Dapr to retry`)
-      return { status: 'RETRY' }
+      return retry(err, (err as Error).message)
     }
+    try {
+      // The commit point: once recorded, a redelivery is acknowledged without processing.
+      await ledger.record(key, { orderId: order.orderId, eventId, topic, processedAt: new Date().toISOString() })
+    } catch (err) {
+      return retry(err, 'it could not be recorded as processed')
+    }
+    counts.processed++
+    request.log.info({ eventId, orderId: order.orderId },
+      `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`)
+    return { status: 'SUCCESS' }
+  })
+
+  // Everything Dapr dead-lettered: orders answered DROP, and orders whose retries ran out.
+  // Always acknowledged (the dead-letter topic has no dead-letter topic of its own); the
+  // ledger only keeps a redelivered dead letter from being logged and counted twice.
+  app.post(DEAD_LETTER_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request): Promise<{ status: DeliveryStatus }> => {
+    const reading = readOrder(request)
+    const eventId = reading.event?.id
+    const key = eventKey('deadletter', topic, reading)
+    try {
+      if (key !== undefined && await ledger.has(key)) return { status: 'SUCCESS' }
+      if (key !== undefined) await ledger.record(key, { eventId, topic, deadLetteredAt: new Date().toISOString() })
+    } catch (err) {
+      request.log.warn({ err, eventId }, 'The state store is unavailable; this dead letter may be logged twice')
+    }
+    const reason = 'problem' in reading ? reading.problem : 'processing kept failing until the retry policy gave up'
+    const orderId = claimedOrderId(reading)
+    counts.deadLettered++
+    request.log.warn({ eventId, orderId, reason, deadLettered: counts.deadLettered },
+      `Dead letter #${counts.deadLettered}: orderId=${orderId} (event ${eventId ?? 'none'}): ${reason}`)
     return { status: 'SUCCESS' }
   })
 

@@ -4,7 +4,9 @@ import { config as loadDotenv } from 'dotenv'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError, type Config } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
-import { buildApp } from './app.ts'
+import { createClient } from '../../shared/dapr-client.ts'
+import { buildApp, simulatedOutage } from './app.ts'
+import { daprLedger } from './ledger.ts'
 
 loadDotenv({ path: new URL('../../.env', import.meta.url), quiet: true })
 
@@ -17,7 +19,15 @@ try {
   process.exit(2)
 }
 
-const app = buildApp({ topic: config.topic, logger: createLogger(config, 'order-processor') })
+const app = buildApp({
+  topic: config.topic,
+  logger: createLogger(config, 'order-processor'),
+  ledger: daprLedger(createClient(config)),
+  apiToken: config.appApiToken,
+  processOrder: config.simulatedOutageMs > 0 ? simulatedOutage(config.simulatedOutageMs) : undefined
+})
+if (config.appApiToken) app.log.info('APP_API_TOKEN is set: calls without the matching dapr-api-token header are refused')
+if (config.simulatedOutageMs > 0) app.log.warn(`SIMULATED_OUTAGE_MS=${config.simulatedOutageMs}: orders will fail for that long after the first one`)
 
 // On SIGINT/SIGTERM stop accepting deliveries and let the ones in flight finish.
 closeWithGrace({ delay: 10_000 }, async ({ err }) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import type { DaprClient } from '@dapr/dapr'
-import { makeOrder } from '../../publisher/src/orders.ts'
+import { makeOrder, makePoisonOrder } from '../../publisher/src/orders.ts'
 import { publishOrders } from '../../publisher/src/checkout.ts'
 import { readFileSync } from 'node:fs'
 import { parse } from 'dotenv'
@@ -70,14 +70,14 @@ describe('publishOrders', () => {
   it('publishes each order as an object to orderpubsub/<topic> and counts acceptances', async () => {
     const { client, published } = fakeClient(() => false)
     const config = loadConfig({ ORDER_COUNT: '3', PUBLISH_INTERVAL_MS: '0', ORDERS_TOPIC: 'orders-x' })
-    expect(await publishOrders(client, config, log)).toEqual({ accepted: 3, failed: 0 })
+    expect(await publishOrders(client, config, log)).toEqual({ accepted: 3, failed: 0, poison: 0 })
     expect(published).toEqual([1, 2, 3].map((n) => ({ pubsub: 'orderpubsub', topic: 'orders-x', data: makeOrder(n) })))
   })
 
   it('counts a returned {error} as a failure instead of a success', async () => {
     const { client } = fakeClient((id) => id === 2)
     const config = loadConfig({ ORDER_COUNT: '3', PUBLISH_INTERVAL_MS: '0' })
-    expect(await publishOrders(client, config, log)).toEqual({ accepted: 2, failed: 1 })
+    expect(await publishOrders(client, config, log)).toEqual({ accepted: 2, failed: 1, poison: 0 })
   })
 
   it('stops early when aborted', async () => {
@@ -85,7 +85,21 @@ describe('publishOrders', () => {
     const stop = new AbortController()
     stop.abort()
     const config = loadConfig({ ORDER_COUNT: '19', PUBLISH_INTERVAL_MS: '0' })
-    expect(await publishOrders(client, config, log, stop.signal)).toEqual({ accepted: 0, failed: 0 })
+    expect(await publishOrders(client, config, log, stop.signal)).toEqual({ accepted: 0, failed: 0, poison: 0 })
     expect(published).toEqual([])
+  })
+
+  it('with POISON_EVERY=2 also sends, after every 2nd order, an order the order-processor drops', async () => {
+    const { client, published } = fakeClient(() => false)
+    const config = loadConfig({ ORDER_COUNT: '6', PUBLISH_INTERVAL_MS: '0', POISON_EVERY: '2' })
+    expect(await publishOrders(client, config, log)).toEqual({ accepted: 6, failed: 0, poison: 3 })
+    expect(published.map((p) => p.data)).toEqual([
+      makeOrder(1), makeOrder(2), makePoisonOrder(1), makeOrder(3), makeOrder(4), makePoisonOrder(2), makeOrder(5), makeOrder(6), makePoisonOrder(3)
+    ])
+    for (const k of [1, 2, 3]) {
+      const poison = makePoisonOrder(k)
+      expect(orderProblem(typeof poison === 'string' ? poison : JSON.parse(JSON.stringify(poison))), `poison ${k}`).toBeDefined()
+    }
+    expect(new Set([1, 2, 3].map((k) => typeof makePoisonOrder(k)))).toEqual(new Set(['object', 'string']))
   })
 })

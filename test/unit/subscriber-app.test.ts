@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import { Writable } from 'node:stream'
-import { buildApp, type AppOptions } from '../../subscriber/src/app.ts'
+import { buildApp, simulatedOutage, type AppOptions } from '../../subscriber/src/app.ts'
+import { memoryLedger, type Ledger } from '../../subscriber/src/ledger.ts'
 import { makeOrder } from '../../publisher/src/orders.ts'
 
 // A logger that keeps its lines, so tests can check what an operator would read.
@@ -37,16 +38,20 @@ const envelope = {
   time: '2026-11-22T04:00:00Z'
 }
 
-function post (body: string | Buffer, headers: Record<string, string>) {
-  return app!.inject({ method: 'POST', url: '/orders', payload: body, headers })
+function post (body: string | Buffer, headers: Record<string, string>, url = '/orders') {
+  return app!.inject({ method: 'POST', url, payload: body, headers })
 }
+const asCloudEvent = { 'content-type': 'application/cloudevents+json' }
 
 describe('GET /dapr/subscribe', () => {
-  it('announces the orders topic of orderpubsub, routed to /orders', async () => {
+  it('announces the orders topic with its dead-letter topic, and the dead-letter topic itself', async () => {
     const { app } = build({ topic: 'orders-test' })
     const res = await app.inject({ method: 'GET', url: '/dapr/subscribe' })
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual([{ pubsubname: 'orderpubsub', topic: 'orders-test', route: '/orders' }])
+    expect(res.json()).toEqual([
+      { pubsubname: 'orderpubsub', topic: 'orders-test', route: '/orders', deadLetterTopic: 'orders-test-deadletter' },
+      { pubsubname: 'orderpubsub', topic: 'orders-test-deadletter', route: '/deadletters' }
+    ])
   })
 })
 
@@ -143,5 +148,120 @@ describe('POST /orders', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'RETRY' })
     expect(logs.lines.some((l) => l.level === 50 && String(l.msg).includes('retry'))).toBe(true)
+  })
+})
+
+describe('idempotency', () => {
+  it('processes a redelivered event once and acknowledges the redelivery', async () => {
+    const seen: number[] = []
+    const ledger = memoryLedger()
+    const { logs } = build({ ledger, processOrder: (o) => { seen.push(o.orderId) } })
+    const first = await post(JSON.stringify(envelope), asCloudEvent)
+    const again = await post(JSON.stringify(envelope), asCloudEvent)
+    expect([first.json(), again.json()]).toEqual([{ status: 'SUCCESS' }, { status: 'SUCCESS' }])
+    expect(seen).toEqual([7])
+    expect([...ledger.entries.keys()]).toEqual([`processed:orders:checkout:${envelope.id}`])
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(1)
+    expect(logs.lines.some((l) => String(l.msg).startsWith('Already processed orderId=7'))).toBe(true)
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 2, processed: 1, duplicates: 1 })
+  })
+
+  it('processes the same order published again as a new event (a new CloudEvent id)', async () => {
+    const seen: number[] = []
+    build({ processOrder: (o) => { seen.push(o.orderId) } })
+    await post(JSON.stringify(envelope), asCloudEvent)
+    await post(JSON.stringify({ ...envelope, id: 'another-event' }), asCloudEvent)
+    expect(seen).toEqual([7, 7])
+  })
+
+  it('answers RETRY, without processing, when the ledger cannot be read', async () => {
+    const seen: number[] = []
+    const ledger: Ledger = { has: async () => { throw new Error('ECONNREFUSED') }, record: async () => {} }
+    build({ ledger, processOrder: (o) => { seen.push(o.orderId) } })
+    expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'RETRY' })
+    expect(seen).toEqual([])
+  })
+
+  it('answers RETRY when the order cannot be recorded, and SUCCESS once it is', async () => {
+    const ledger = memoryLedger()
+    let down = true
+    const record = ledger.record
+    ledger.record = async (key, value) => { if (down) throw new Error('state store down'); return record(key, value) }
+    const { logs } = build({ ledger })
+    expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'RETRY' })
+    down = false
+    expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'SUCCESS' })
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(1)
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ retried: 1, processed: 1 })
+  })
+})
+
+describe('POST /deadletters', () => {
+  it('logs a dropped order with its orderId and the reason, once, and counts it', async () => {
+    const { logs } = build()
+    const poison = { ...envelope, id: 'poison-event', data: { orderId: 'poison-1', amount: -1 } }
+    for (let i = 0; i < 2; i++) {
+      const res = await post(JSON.stringify(poison), asCloudEvent, '/deadletters')
+      expect(res.json()).toEqual({ status: 'SUCCESS' })
+    }
+    const lines = logs.lines.filter((l) => String(l.msg).startsWith('Dead letter #'))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]!.msg).toMatch(/^Dead letter #1: orderId="poison-1" \(event poison-event\): .*must have required property 'customerName'/)
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ deadLettered: 1 })
+  })
+
+  it('says a valid order was dead-lettered because its retries ran out', async () => {
+    const { logs } = build()
+    await post(JSON.stringify(envelope), asCloudEvent, '/deadletters')
+    expect(logs.lines.some((l) => l.msg === `Dead letter #1: orderId=7 (event ${envelope.id}): processing kept failing until the retry policy gave up`)).toBe(true)
+  })
+
+  it('acknowledges a dead letter even when the ledger is down (nothing loops)', async () => {
+    const ledger: Ledger = { has: async () => { throw new Error('down') }, record: async () => { throw new Error('down') } }
+    build({ ledger })
+    expect((await post('not json at all', { 'content-type': 'text/plain' }, '/deadletters')).json()).toEqual({ status: 'SUCCESS' })
+    expect((await post(JSON.stringify(envelope), asCloudEvent, '/deadletters')).json()).toEqual({ status: 'SUCCESS' })
+  })
+})
+
+describe('APP_API_TOKEN', () => {
+  const token = 's3cret-token'
+  const routes = [
+    { method: 'GET', url: '/dapr/subscribe' },
+    { method: 'POST', url: '/orders' },
+    { method: 'POST', url: '/deadletters' },
+    { method: 'GET', url: '/stats' }
+  ] as const
+
+  it('refuses every route but /healthz without the matching dapr-api-token header (401)', async () => {
+    const seen: number[] = []
+    build({ apiToken: token, processOrder: (o) => { seen.push(o.orderId) } })
+    for (const { method, url } of routes) {
+      for (const headers of [{}, { 'dapr-api-token': 'wrong' }, { 'dapr-api-token': `${token}x` }]) {
+        const res = await app!.inject({ method, url, headers: { ...asCloudEvent, ...headers }, payload: method === 'POST' ? JSON.stringify(envelope) : undefined })
+        expect(res.statusCode, `${method} ${url} ${JSON.stringify(headers)}`).toBe(401)
+      }
+    }
+    expect(seen).toEqual([])
+    expect((await app!.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
+  })
+
+  it('serves the sidecar, which sends the token', async () => {
+    build({ apiToken: token })
+    const res = await post(JSON.stringify(envelope), { ...asCloudEvent, 'dapr-api-token': token })
+    expect(res.json()).toEqual({ status: 'SUCCESS' })
+    expect((await app!.inject({ method: 'GET', url: '/dapr/subscribe', headers: { 'dapr-api-token': token } })).statusCode).toBe(200)
+  })
+})
+
+describe('simulatedOutage', () => {
+  it('fails for the given time after the first order, then lets orders through', () => {
+    let now = 1_000
+    const processOrder = simulatedOutage(3_000, () => now)!
+    expect(() => processOrder(order, undefined as never)).toThrow(/simulated outage/)
+    now += 2_999
+    expect(() => processOrder(order, undefined as never)).toThrow(/simulated outage/)
+    now += 1
+    expect(() => processOrder(order, undefined as never)).not.toThrow()
   })
 })
