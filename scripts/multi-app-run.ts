@@ -37,7 +37,17 @@ interface AppSpec {
 }
 interface RunFile { common?: Omit<AppSpec, 'appID'>, apps: AppSpec[] }
 
-interface Running { id: string, role: 'daprd' | 'app', child: ChildProcess, logPath: string, recent: string[], exited?: number | null }
+interface Running {
+  id: string
+  role: 'daprd' | 'app'
+  child: ChildProcess
+  logPath: string
+  recent: string[]
+  exited?: number | null
+  /** A sidecar that got healthy once; if it dies later, it is restarted. */
+  ready?: boolean
+  restart: () => Running
+}
 
 const runFilePath = resolve(process.argv[2] ?? 'dapr.yaml')
 const runDir = dirname(runFilePath)
@@ -88,7 +98,8 @@ function launch (id: string, role: Running['role'], command: string, args: strin
   // Own process group, so Ctrl+C reaches this runner only and it can stop the apps
   // before their sidecars; stop() signals the whole group (tsx spawns a child node).
   const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  const entry: Running = { id, role, child, logPath, recent: [] }
+  const restart = () => launch(id, role, command, args, cwd, env, logPath, toConsole)
+  const entry: Running = { id, role, child, logPath, recent: [], restart }
   const prefix = toConsole ? `== ${role === 'app' ? 'APP' : 'DAPR'} - ${id} == ` : undefined
   pipeLines(child.stdout!, prefix, log, entry.recent)
   pipeLines(child.stderr!, prefix, log, entry.recent)
@@ -97,8 +108,17 @@ function launch (id: string, role: Running['role'], command: string, args: strin
   child.on('close', (code, signal) => {
     entry.exited = code
     if (stopping) return
-    if (role === 'daprd') {
+    if (role === 'daprd' && entry.ready) {
+      // It ran before, so its configuration is fine: restart it as Kubernetes would a
+      // sidecar container, on the same ports. Orders it had taken come back from the broker.
+      say(`== DAPR - ${id} == daprd exited (${signal ?? `code ${code}`}) while running; restarting it. Its log: ${logPath}`)
+      running.splice(running.indexOf(entry), 1)
+      const again = entry.restart()
+      void sidecarReady(again, Number(args[args.indexOf('--dapr-http-port') + 1]))
+    } else if (role === 'daprd') {
       say(`== DAPR - ${id} == daprd exited (${signal ?? `code ${code}`}). Its log: ${logPath}`)
+      const cause = causeOf(entry.recent)
+      if (cause) say(`== DAPR - ${id} == Cause: ${cause}`)
       for (const line of errorsIn(entry.recent)) say(`== DAPR - ${id} == ${line}`)
       void stop(1)
     } else {
@@ -107,6 +127,21 @@ function launch (id: string, role: Running['role'], command: string, args: strin
   })
   running.push(entry)
   return entry
+}
+
+// The usual reasons a sidecar does not start, in words that say what to do.
+function causeOf (lines: string[]): string | undefined {
+  for (const line of lines) {
+    const init = /Failed to init component (\S+) \(([^)]+)\)/.exec(line)
+    if (!init) continue
+    const unreachable = /dial tcp (\S+): (connect: connection refused|i\/o timeout)/.exec(line)
+    if (unreachable) {
+      return `component ${init[1]} (${init[2]}) cannot reach ${unreachable[1]} (${unreachable[2]}): is the broker running there? ` +
+        '`npm start` starts the lab\'s own brokers; start yours, or fix the address in the component file.'
+    }
+    return `component ${init[1]} (${init[2]}) failed to initialise (the error is below); check its component file.`
+  }
+  return undefined
 }
 
 // daprd's start-up errors only go to its log file; show the ones that explain a failure.
@@ -186,7 +221,7 @@ async function sidecarReady (sidecar: Running, httpPort: number, appPort?: numbe
   const deadline = Date.now() + readyTimeoutS * 1000
   while (Date.now() < deadline && sidecar.exited === undefined && !stopping) {
     const ok = await fetch(`http://127.0.0.1:${httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false)
-    if (ok) return
+    if (ok) { sidecar.ready = true; return }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   if (sidecar.exited !== undefined || stopping) return

@@ -1,9 +1,9 @@
 // Drives the lab the way a person does: `npm start` in its own process group, Ctrl+C
 // (SIGINT to the group) to stop it. Every process of a run inherits a unique
 // ORDERS_TOPIC, which is how a test finds what a run left behind.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -36,14 +36,7 @@ export class Lab {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let rest = ''
-      stream.on('data', (chunk: Buffer) => {
-        const parts = (rest + chunk.toString()).split('\n')
-        rest = parts.pop()!
-        this.lines.push(...parts)
-      })
-    }
+    collectLines(this.child, this.lines)
     this.child.on('exit', (code) => { this.exitCode = code })
   }
 
@@ -150,4 +143,66 @@ export function resetMqttSession (clientId: string, port = 1883): Promise<void> 
     })
     socket.once('error', reject)
   })
+}
+
+/** Runs redis-cli with `args`, feeding it `input` (one command a line); returns its output lines. */
+export function redisCli (args: string[], input?: string): string[] {
+  const out = execFileSync('redis-cli', ['-p', '6379', ...args], { input, encoding: 'utf8', maxBuffer: 64 << 20 })
+  return out.split('\n').filter((l) => l !== '')
+}
+
+/**
+ * The order-processor's ledger for a topic, read straight from Redis: the orderId of
+ * every event recorded as processed (Dapr's Redis state store keeps key K of app A in the
+ * hash "A||K", the value as JSON in its "data" field).
+ */
+export function processedOrderIds (topic: string): number[] {
+  const keys = redisCli(['--scan', '--pattern', `order-processor||processed:${topic}:*`])
+  if (keys.length === 0) return []
+  return redisCli([], keys.map((k) => `HGET ${k} data\n`).join('')).map((data) => (JSON.parse(data) as { orderId: number }).orderId)
+}
+
+/** Deletes the order-processor's ledger entries for a topic. */
+export function deleteLedger (topic: string): void {
+  const keys = redisCli(['--scan', '--pattern', `order-processor||*:${topic}:*`])
+  if (keys.length > 0) redisCli([], keys.map((k) => `DEL ${k}\n`).join(''))
+}
+
+/** A process as the kernel sees it: enough to start it again exactly as it was. */
+export interface ProcessImage { pid: number, argv: string[], env: NodeJS.ProcessEnv, cwd: string }
+
+/** The one process of a run whose command line contains every `parts`. */
+export function findProcess (topic: string, ...parts: string[]): ProcessImage {
+  const matches = processesOf(topic).filter((p) => parts.every((part) => p.includes(part)))
+  if (matches.length !== 1) throw new Error(`expected one process with ${parts.join(' ')}, found: ${JSON.stringify(matches)}`)
+  const pid = Number(matches[0]!.split(' ')[0])
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')
+  const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  return { pid, argv, env, cwd: readlinkSync(`/proc/${pid}/cwd`) }
+}
+
+/** SIGKILL, then waits until the process is gone. */
+export async function killHard (pid: number): Promise<void> {
+  process.kill(pid, 'SIGKILL')
+  await until(`process ${pid} to die`, () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z', 10_000)
+}
+
+/** Starts a process again from its image (as a supervisor would); its output lines go to `lines`. */
+export function respawn (image: ProcessImage, lines: string[]): ChildProcess {
+  const child = spawn(image.argv[0]!, image.argv.slice(1), { cwd: image.cwd, env: image.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  collectLines(child, lines)
+  return child
+}
+
+/** Appends a child's stdout and stderr to `lines`, a line at a time. */
+function collectLines (child: ChildProcess, lines: string[]): void {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let rest = ''
+    stream.on('data', (chunk: Buffer) => {
+      const parts = (rest + chunk.toString()).split('\n')
+      rest = parts.pop()!
+      lines.push(...parts)
+    })
+  }
 }
