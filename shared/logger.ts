@@ -10,5 +10,12 @@ import type { Config } from './config.ts'
 export function createLogger (config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {
   const options = { name, level: config.logLevel }
   if (config.logFormat === 'json') return pino(options)
-  return pino(options, pretty({ sync: true, hideObject: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }))
+  return pino(options, pretty({
+    sync: true,
+    hideObject: true,
+    ignore: 'pid,hostname',
+    translateTime: 'SYS:HH:MM:ss.l',
+    // The one field worth a glance: the trace to open in Zipkin.
+    messageFormat: (log, key) => log.traceId ? `${String(log[key])} (trace ${String(log.traceId)})` : String(log[key])
+  }))
 }

@@ -4,6 +4,7 @@ import { HTTP, type CloudEvent, type CloudEventV1 } from 'cloudevents'
 import { type Order, orderProblem } from '../../shared/order.ts'
 import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, deadLetterTopic, subscriptions } from '../../shared/pubsub.ts'
 import { memoryLedger, type Ledger } from './ledger.ts'
+import { COUNTER_NAMES, createMetrics, type CounterName, type Metrics } from './metrics.ts'
 
 /** What the sidecar understands in a delivery answer (Dapr's subscriber contract). */
 export type DeliveryStatus = 'SUCCESS' | 'RETRY' | 'DROP'
@@ -19,24 +20,14 @@ export interface AppOptions {
   processOrder?: (order: Order, log: FastifyBaseLogger) => Promise<void> | void
   /** What was already processed (a Dapr state store in the running app). */
   ledger?: Ledger
-  /** When set, every route but /healthz demands it in the dapr-api-token header. */
+  /** When set, every route but /healthz and /metrics demands it in the dapr-api-token header. */
   apiToken?: string
+  /** Counters and the handler histogram (GET /metrics, GET /stats). */
+  metrics?: Metrics
 }
 
-/** What the order-processor has seen since it started (GET /stats). */
-export interface Counts {
-  /** Deliveries on /orders, redeliveries included. */
-  received: number
-  processed: number
-  /** Redeliveries of an order already processed, acknowledged without processing. */
-  duplicates: number
-  /** Deliveries answered RETRY (processing failed for now). */
-  retried: number
-  /** Deliveries answered DROP (never valid); Dapr sends them to the dead-letter topic. */
-  dropped: number
-  /** Orders that arrived on the dead-letter topic. */
-  deadLettered: number
-}
+/** What the order-processor has seen since it started (GET /stats); see metrics.ts. */
+export type Counts = Record<CounterName, number>
 
 const deliveryAnswer = {
   type: 'object',
@@ -55,9 +46,9 @@ const subscriptionList = {
 
 const countsSchema = {
   type: 'object',
-  required: ['received', 'processed', 'duplicates', 'retried', 'dropped', 'deadLettered'],
-  properties: Object.fromEntries(['received', 'processed', 'duplicates', 'retried', 'dropped', 'deadLettered'].map((k) => [k, { type: 'integer' }]))
-} as const
+  required: COUNTER_NAMES,
+  properties: Object.fromEntries(COUNTER_NAMES.map((k) => [k, { type: 'integer' }]))
+}
 
 /** A body whose content type we have no parser for: answered DROP, never 415. */
 class UnsupportedBody {
@@ -120,6 +111,12 @@ function claimedOrderId (reading: Reading): string {
   return id === undefined ? '?' : JSON.stringify(id)
 }
 
+/** The W3C trace id of the trace Dapr carried the event in (traceparent: 00-<trace id>-<span>-<flags>). */
+function traceIdOf (event?: CloudEventV1<unknown>): string | undefined {
+  const traceparent = (event as Record<string, unknown> | undefined)?.traceparent
+  return typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined
+}
+
 function sameToken (given: unknown, expected: string): boolean {
   if (typeof given !== 'string') return false
   const a = Buffer.from(given)
@@ -140,8 +137,8 @@ export function simulatedOutage (ms: number, now = Date.now): AppOptions['proces
 }
 
 export function buildApp (options: AppOptions) {
-  const { topic, processOrder = () => {}, ledger = memoryLedger(), apiToken } = options
-  const counts: Counts = { received: 0, processed: 0, duplicates: 0, retried: 0, dropped: 0, deadLettered: 0 }
+  const { topic, processOrder = () => {}, ledger = memoryLedger(), apiToken, metrics = createMetrics() } = options
+  const count = (name: CounterName) => metrics.counters[name].inc()
   // One line per delivery (ours) says more than Fastify's two per request.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
 
@@ -153,10 +150,11 @@ export function buildApp (options: AppOptions) {
   })
 
   // With APP_API_TOKEN set, daprd sends it on every call; anybody else is refused.
-  // /healthz stays open for probes (daprd's app health check, Kubernetes).
+  // /healthz and /metrics stay open for probes and scrapers, which cannot send Dapr's
+  // token; they tell counts, never orders.
   if (apiToken !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
-      if (request.url === '/healthz' || sameToken(request.headers['dapr-api-token'], apiToken)) return
+      if (request.url === '/healthz' || request.url === '/metrics' || sameToken(request.headers['dapr-api-token'], apiToken)) return
       request.log.warn({ url: request.url }, `Refused ${request.method} ${request.url}: no valid dapr-api-token header ` +
         '(if this is the sidecar, start it with the same APP_API_TOKEN as the app)')
       return reply.code(401).send({ error: 'a valid dapr-api-token header is required' })
@@ -168,7 +166,7 @@ export function buildApp (options: AppOptions) {
   app.setErrorHandler((err: { statusCode?: number, message: string }, request, reply) => {
     const route = request.routeOptions.url
     if ((route === ORDERS_ROUTE || route === DEAD_LETTER_ROUTE) && (err.statusCode ?? 500) < 500) {
-      if (route === ORDERS_ROUTE) counts.dropped++
+      if (route === ORDERS_ROUTE) { count('received'); count('dropped') }
       request.log.warn({ reason: err.message }, `Dropping a delivery that cannot be read: ${err.message}`)
       return reply.code(200).send({ status: 'DROP' })
     }
@@ -182,14 +180,26 @@ export function buildApp (options: AppOptions) {
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }
   }, async () => ({ status: 'ok' }))
 
-  app.get('/stats', { schema: { response: { 200: countsSchema } } }, async () => counts)
+  app.get('/stats', { schema: { response: { 200: countsSchema } } }, async () => metrics.counts())
 
-  app.post(ORDERS_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request): Promise<{ status: DeliveryStatus }> => {
-    counts.received++
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+
+  app.post(ORDERS_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request) => {
+    const done = metrics.handlerSeconds.startTimer()
+    const answer = await handleOrder(request)
+    done({ status: answer.status })
+    return answer
+  })
+
+  async function handleOrder (request: FastifyRequest): Promise<{ status: DeliveryStatus }> {
+    count('received')
     const reading = readOrder(request)
     const eventId = reading.event?.id
+    const traceId = traceIdOf(reading.event)
     if ('problem' in reading) {
-      counts.dropped++
+      count('dropped')
       request.log.warn({ eventId, reason: reading.problem },
         `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
       return { status: 'DROP' }
@@ -198,14 +208,14 @@ export function buildApp (options: AppOptions) {
     const key = eventKey('processed', topic, reading)!
     const retry = (err: unknown, why: string): { status: DeliveryStatus } => {
       // A failure is never turned into a silent SUCCESS: the order comes back.
-      counts.retried++
+      count('retried')
       request.log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed (${why}); asking Dapr to retry`)
       return { status: 'RETRY' }
     }
 
     try {
       if (await ledger.has(key)) {
-        counts.duplicates++
+        count('duplicates')
         request.log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
         return { status: 'SUCCESS' }
       }
@@ -223,11 +233,11 @@ export function buildApp (options: AppOptions) {
     } catch (err) {
       return retry(err, 'it could not be recorded as processed')
     }
-    counts.processed++
-    request.log.info({ eventId, orderId: order.orderId },
+    count('processed')
+    request.log.info({ eventId, orderId: order.orderId, traceId },
       `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`)
     return { status: 'SUCCESS' }
-  })
+  }
 
   // Everything Dapr dead-lettered: orders answered DROP, and orders whose retries ran out.
   // Always acknowledged (the dead-letter topic has no dead-letter topic of its own); the
@@ -244,9 +254,10 @@ export function buildApp (options: AppOptions) {
     }
     const reason = 'problem' in reading ? reading.problem : 'processing kept failing until the retry policy gave up'
     const orderId = claimedOrderId(reading)
-    counts.deadLettered++
-    request.log.warn({ eventId, orderId, reason, deadLettered: counts.deadLettered },
-      `Dead letter #${counts.deadLettered}: orderId=${orderId} (event ${eventId ?? 'none'}): ${reason}`)
+    count('deadLettered')
+    const { deadLettered } = await metrics.counts()
+    request.log.warn({ eventId, orderId, reason, deadLettered, traceId: traceIdOf(reading.event) },
+      `Dead letter #${deadLettered}: orderId=${orderId} (event ${eventId ?? 'none'}): ${reason}`)
     return { status: 'SUCCESS' }
   })
 

@@ -7,6 +7,7 @@ import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { buildApp, simulatedOutage } from './app.ts'
 import { daprLedger } from './ledger.ts'
+import { createMetrics } from './metrics.ts'
 
 loadDotenv({ path: new URL('../../.env', import.meta.url), quiet: true })
 
@@ -24,6 +25,7 @@ const app = buildApp({
   logger: createLogger(config, 'order-processor'),
   ledger: daprLedger(createClient(config)),
   apiToken: config.appApiToken,
+  metrics: createMetrics({ process: true }),
   processOrder: config.simulatedOutageMs > 0 ? simulatedOutage(config.simulatedOutageMs) : undefined
 })
 if (config.appApiToken) app.log.info('APP_API_TOKEN is set: calls without the matching dapr-api-token header are refused')

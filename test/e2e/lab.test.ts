@@ -19,6 +19,15 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
     await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 150_000)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
 
+    // The order-processor's Prometheus counters agree with what the run sent.
+    const metrics = await (await fetch('http://127.0.0.1:6001/metrics')).text()
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1])
+    expect(value('orders_received_total'), metrics).toBe(19)
+    expect(value('orders_processed_total')).toBe(19)
+    expect(value('order_handler_seconds_count{status="SUCCESS"}')).toBe(19)
+    for (const name of ['duplicates', 'retried', 'dropped', 'dead_lettered']) expect(value(`orders_${name}_total`), name).toBe(0)
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(0)
+
     // Twice, as impatient people do: the second press must not cut the shutdown short.
     await lab.stop({ presses: 2 })
     expectEachOnce(lab.received(), lab.output)

@@ -265,3 +265,29 @@ describe('simulatedOutage', () => {
     expect(() => processOrder(order, undefined as never)).not.toThrow()
   })
 })
+
+describe('GET /metrics', () => {
+  it('counts in Prometheus format what the order-processor did, and times the handler by answer', async () => {
+    build({ apiToken: 'tok' })
+    const headers = { ...asCloudEvent, 'dapr-api-token': 'tok' }
+    await post(JSON.stringify(envelope), headers)
+    await post(JSON.stringify(envelope), headers) // a redelivery
+    await post(JSON.stringify({ ...envelope, id: 'bad', data: { orderId: 'x' } }), headers)
+    await post('{"broken', headers)
+    await post(JSON.stringify({ ...envelope, id: 'dl' }), headers, '/deadletters')
+
+    // Open without the token: scrapers cannot send Dapr's header.
+    const res = await app!.inject({ method: 'GET', url: '/metrics' })
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/)
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(res.body)?.[1])
+    expect(value('orders_received_total')).toBe(4)
+    expect(value('orders_processed_total')).toBe(1)
+    expect(value('orders_duplicates_total')).toBe(1)
+    expect(value('orders_dropped_total')).toBe(2)
+    expect(value('orders_retried_total')).toBe(0)
+    expect(value('orders_dead_lettered_total')).toBe(1)
+    expect(value('order_handler_seconds_count{status="SUCCESS"}')).toBe(2)
+    expect(value('order_handler_seconds_count{status="DROP"}')).toBe(1)
+  })
+})
