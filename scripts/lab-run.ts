@@ -6,6 +6,8 @@
 //   npm start -- --broker kafka       -> dapr.yaml with brokers/kafka.yaml in place of
 //                                        components/'s pub/sub (no file is edited)
 //   npm start -- --app checkout       -> only the named app(s) of dapr.yaml
+//   npm start -- --fanout             -> dapr.yaml plus the shipping app, a second
+//                                        subscriber that receives every order too
 //
 // Prints shell assignments (BROKER, RUN_FILE, TOPIC) for start.sh to eval; errors go to
 // stderr with what to do.
@@ -49,7 +51,7 @@ function yamlFiles (dir: string): string[] {
 }
 
 const { values } = parseArgs({
-  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true } },
+  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' } },
   allowPositionals: false
 })
 
@@ -81,22 +83,38 @@ try {
 }
 
 let runFile = join(REPO, 'dapr.yaml')
-if (values.broker || values.app) {
+// The fan-out's second subscriber, started before the checkout like the order-processor.
+const SHIPPING = {
+  appID: 'shipping',
+  appDirPath: './shipping/',
+  appPort: 6002,
+  command: ['node', '--import', 'tsx', 'src/server.ts'],
+  enableAppHealthCheck: true,
+  appHealthCheckPath: '/healthz',
+  appHealthProbeInterval: 1,
+  appHealthThreshold: 2
+}
+
+if (values.broker || values.app || values.fanout) {
   // A derived run file: dapr.yaml's apps, with the chosen broker's component next to every
   // other component of components/ (state stores, resiliency...), in a folder of its own.
   const runFileSpec = parse(readFileSync(runFile, 'utf8')) as { common?: Record<string, unknown>, apps: Array<{ appID: string, appDirPath?: string }> }
+  if (values.fanout) runFileSpec.apps.splice(runFileSpec.apps.findIndex((a) => a.appID === 'checkout'), 0, SHIPPING)
   const apps = values.app ?? runFileSpec.apps.map((a) => a.appID)
   const unknown = apps.filter((id) => !runFileSpec.apps.some((a) => a.appID === id))
   if (unknown.length > 0) fail(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${runFileSpec.apps.map((a) => a.appID).join(', ')}.`)
 
-  const dir = join(REPO, '.dapr', 'runs', [broker, ...(values.app ?? [])].join('-'))
+  const dir = join(REPO, '.dapr', 'runs', [broker, ...(values.fanout ? ['fanout'] : []), ...(values.app ?? [])].join('-'))
   const resources = join(dir, 'resources')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(resources, { recursive: true })
   copyFileSync(brokerFile, join(resources, basename(brokerFile)))
   for (const f of yamlFiles(COMPONENTS)) if (!pubsubType(f)) copyFileSync(f, join(resources, basename(f)))
 
+  // Paths in dapr.yaml are relative to it; the derived file lives elsewhere.
+  const configFilePath = runFileSpec.common?.configFilePath
   runFileSpec.common = { ...runFileSpec.common, resourcesPath: resources }
+  if (typeof configFilePath === 'string') runFileSpec.common.configFilePath = resolve(REPO, configFilePath)
   runFileSpec.apps = runFileSpec.apps
     .filter((a) => apps.includes(a.appID))
     .map((a) => ({ ...a, appDirPath: resolve(REPO, a.appDirPath ?? '.') }))

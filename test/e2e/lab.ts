@@ -162,9 +162,9 @@ export function processedOrderIds (topic: string): number[] {
   return redisCli([], keys.map((k) => `HGET ${k} data\n`).join('')).map((data) => (JSON.parse(data) as { orderId: number }).orderId)
 }
 
-/** Deletes the order-processor's ledger entries for a topic. */
-export function deleteLedger (topic: string): void {
-  const keys = redisCli(['--scan', '--pattern', `order-processor||*:${topic}:*`])
+/** Deletes an app's ledger entries for a topic. */
+export function deleteLedger (topic: string, appId = 'order-processor'): void {
+  const keys = redisCli(['--scan', '--pattern', `${appId}||*:${topic}:*`])
   if (keys.length > 0) redisCli([], keys.map((k) => `DEL ${k}\n`).join(''))
 }
 

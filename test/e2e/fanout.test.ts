@@ -1,0 +1,30 @@
+// Fan-out: a second subscribing app (shipping) with an app id of its own receives every
+// order as well; each app processes each order once.
+import { afterAll, describe, expect, it } from 'vitest'
+import { deadLetterTopic } from '../../shared/pubsub.ts'
+import { Lab, deleteLedger, deleteRedisKey, expectEachOnce, killProcessesOf, portIsFree, runUntil, uniqueTopic } from './lab.ts'
+
+describe('npm start -- --fanout', () => {
+  const topic = uniqueTopic()
+  let lab: Lab | undefined
+
+  afterAll(async () => {
+    await lab?.stop({ ms: 30_000 }).catch(() => {})
+    killProcessesOf(topic)
+    await deleteRedisKey(topic)
+    await deleteRedisKey(deadLetterTopic(topic))
+    for (const app of ['order-processor', 'shipping']) deleteLedger(topic, app)
+  })
+
+  it('delivers orderId 1..19 exactly once to the order-processor and exactly once to shipping', async () => {
+    expect(await portIsFree(6002), 'port 6002 (shipping) is taken before the run').toBe(true)
+    lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20' }, ['--fanout'])
+    const shipped = () => lab!.lines.flatMap((l) => /== APP - shipping ==.*Shipping label printed for orderId=(\d+) /.exec(l)?.[1] ?? []).map(Number)
+    await runUntil(lab, '19 orders at both subscribers', () => new Set(lab!.received()).size === 19 && new Set(shipped()).size === 19)
+    await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
+    await lab.stop()
+    expectEachOnce(lab.received(), lab.output)
+    expectEachOnce(shipped(), lab.output)
+    expect(await portIsFree(6002)).toBe(true)
+  })
+})
