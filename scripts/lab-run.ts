@@ -8,6 +8,8 @@
 //   npm start -- --app checkout       -> only the named app(s) of dapr.yaml
 //   npm start -- --fanout             -> dapr.yaml plus the shipping app, a second
 //                                        subscriber that receives every order too
+//   npm start -- --declarative        -> subscriptions from subscriptions/*.yaml instead
+//                                        of the apps' GET /dapr/subscribe
 //
 // Prints shell assignments (BROKER, RUN_FILE, TOPIC) for start.sh to eval; errors go to
 // stderr with what to do.
@@ -17,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { config as loadDotenv } from 'dotenv'
 import { parseAllDocuments, parse, stringify } from 'yaml'
 import { loadConfig, ConfigError } from '../shared/config.ts'
-import { PUBSUB_NAME } from '../shared/pubsub.ts'
+import { DEFAULT_TOPIC, PUBSUB_NAME, deadLetterTopic } from '../shared/pubsub.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
 const COMPONENTS = join(REPO, 'components')
@@ -51,7 +53,7 @@ function yamlFiles (dir: string): string[] {
 }
 
 const { values } = parseArgs({
-  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' } },
+  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' } },
   allowPositionals: false
 })
 
@@ -95,7 +97,7 @@ const SHIPPING = {
   appHealthThreshold: 2
 }
 
-if (values.broker || values.app || values.fanout) {
+if (values.broker || values.app || values.fanout || values.declarative) {
   // A derived run file: dapr.yaml's apps, with the chosen broker's component next to every
   // other component of components/ (state stores, resiliency...), in a folder of its own.
   const runFileSpec = parse(readFileSync(runFile, 'utf8')) as { common?: Record<string, unknown>, apps: Array<{ appID: string, appDirPath?: string }> }
@@ -104,7 +106,8 @@ if (values.broker || values.app || values.fanout) {
   const unknown = apps.filter((id) => !runFileSpec.apps.some((a) => a.appID === id))
   if (unknown.length > 0) fail(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${runFileSpec.apps.map((a) => a.appID).join(', ')}.`)
 
-  const dir = join(REPO, '.dapr', 'runs', [broker, ...(values.fanout ? ['fanout'] : []), ...(values.app ?? [])].join('-'))
+  const flags = [...(values.fanout ? ['fanout'] : []), ...(values.declarative ? ['declarative'] : [])]
+  const dir = join(REPO, '.dapr', 'runs', [broker, ...flags, ...(values.app ?? [])].join('-'))
   const resources = join(dir, 'resources')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(resources, { recursive: true })
@@ -115,6 +118,19 @@ if (values.broker || values.app || values.fanout) {
   const configFilePath = runFileSpec.common?.configFilePath
   runFileSpec.common = { ...runFileSpec.common, resourcesPath: resources }
   if (typeof configFilePath === 'string') runFileSpec.common.configFilePath = resolve(REPO, configFilePath)
+  if (values.declarative) {
+    // The Subscription resources, pointed at this run's topic, and apps that announce none.
+    for (const file of yamlFiles(join(REPO, 'subscriptions'))) {
+      const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { spec: { topic: string, deadLetterTopic?: string } })
+      const retopic = (t: string) => t === DEFAULT_TOPIC ? topic : t === deadLetterTopic(DEFAULT_TOPIC) ? deadLetterTopic(topic) : t
+      for (const { spec } of docs) {
+        spec.topic = retopic(spec.topic)
+        if (spec.deadLetterTopic) spec.deadLetterTopic = retopic(spec.deadLetterTopic)
+      }
+      writeFileSync(join(resources, basename(file)), docs.map((d) => stringify(d)).join('---\n'))
+    }
+    runFileSpec.common.env = { ...(runFileSpec.common.env as object), SUBSCRIPTIONS: 'declarative' }
+  }
   runFileSpec.apps = runFileSpec.apps
     .filter((a) => apps.includes(a.appID))
     .map((a) => ({ ...a, appDirPath: resolve(REPO, a.appDirPath ?? '.') }))

@@ -22,6 +22,9 @@ const schema = {
     // Lab knobs: every Nth order also goes out malformed (0 = never), and the
     // order-processor fails for this long after the first order as if a dependency were down.
     POISON_EVERY: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+    // Where the order-processor's subscriptions come from: its GET /dapr/subscribe, or
+    // the Subscription resources in subscriptions/ (then it announces none itself).
+    SUBSCRIPTIONS: { type: 'string', enum: ['programmatic', 'declarative'], default: 'programmatic' },
     SIMULATED_OUTAGE_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 }
   }
 } as const
@@ -42,6 +45,7 @@ export interface Config {
   appApiToken?: string
   daprApiToken?: string
   poisonEvery: number
+  subscriptions: 'programmatic' | 'declarative'
   simulatedOutageMs: number
 }
 
@@ -69,6 +73,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     appApiToken: raw.APP_API_TOKEN || undefined,
     daprApiToken: raw.DAPR_API_TOKEN || undefined,
     poisonEvery: raw.POISON_EVERY,
+    subscriptions: raw.SUBSCRIPTIONS,
     simulatedOutageMs: raw.SIMULATED_OUTAGE_MS
   }
 }

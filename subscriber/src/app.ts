@@ -24,6 +24,8 @@ export interface AppOptions {
   apiToken?: string
   /** Counters and the handler histogram (GET /metrics, GET /stats). */
   metrics?: Metrics
+  /** Subscriptions are declared in subscriptions/*.yaml: GET /dapr/subscribe announces none. */
+  declarative?: boolean
 }
 
 /** What the order-processor has seen since it started (GET /stats); see metrics.ts. */
@@ -174,7 +176,7 @@ export function buildApp (options: AppOptions) {
     return reply.code(err.statusCode ?? 500).send({ error: err.message })
   })
 
-  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => subscriptions(topic))
+  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => options.declarative ? [] : subscriptions(topic))
 
   app.get('/healthz', {
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }

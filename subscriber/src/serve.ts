@@ -30,6 +30,7 @@ export async function serve (name: string, work: (config: Config, log: Logger) =
     ledger: daprLedger(createClient(config)),
     apiToken: config.appApiToken,
     metrics: createMetrics({ process: true }),
+    declarative: config.subscriptions === 'declarative',
     processOrder: work(config, logger)
   })
   if (config.appApiToken) app.log.info('APP_API_TOKEN is set: calls without the matching dapr-api-token header are refused')

@@ -55,6 +55,13 @@ describe('GET /dapr/subscribe', () => {
   })
 })
 
+describe('GET /dapr/subscribe with declarative subscriptions', () => {
+  it('announces none: the sidecar takes them from subscriptions/*.yaml', async () => {
+    const { app } = build({ declarative: true })
+    expect((await app.inject({ method: 'GET', url: '/dapr/subscribe' })).json()).toEqual([])
+  })
+})
+
 describe('GET /healthz', () => {
   it('answers ok', async () => {
     const { app } = build()
