@@ -1,10 +1,12 @@
 import { timingSafeEqual } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import { HTTP, type CloudEvent, type CloudEventV1 } from 'cloudevents'
 import { type Order, orderProblem } from '../../shared/order.ts'
 import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, deadLetterTopic, subscriptions } from '../../shared/pubsub.ts'
 import { memoryLedger, type Ledger } from './ledger.ts'
 import { COUNTER_NAMES, createMetrics, type CounterName, type Metrics } from './metrics.ts'
+import { registerLiveView, type FeedEvent } from './live.ts'
 
 /** What the sidecar understands in a delivery answer (Dapr's subscriber contract). */
 export type DeliveryStatus = 'SUCCESS' | 'RETRY' | 'DROP'
@@ -26,6 +28,8 @@ export interface AppOptions {
   metrics?: Metrics
   /** Subscriptions are declared in subscriptions/*.yaml: GET /dapr/subscribe announces none. */
   declarative?: boolean
+  /** The broker behind the pub/sub component, for the live view (asks the sidecar). */
+  broker?: () => Promise<string | undefined>
 }
 
 /** What the order-processor has seen since it started (GET /stats); see metrics.ts. */
@@ -140,7 +144,14 @@ export function simulatedOutage (ms: number, now = Date.now): AppOptions['proces
 
 export function buildApp (options: AppOptions) {
   const { topic, processOrder = () => {}, ledger = memoryLedger(), apiToken, metrics = createMetrics() } = options
-  const count = (name: CounterName) => metrics.counters[name].inc()
+  // Every outcome is counted, and shown on the live view (GET /) as it happens.
+  const feed = new EventEmitter()
+  const count = (name: CounterName, detail: { orderId?: unknown, reason?: string } = {}) => {
+    metrics.counters[name].inc()
+    if (name === 'received') return
+    const event: FeedEvent = { kind: name, orderId: detail.orderId === undefined ? undefined : String(detail.orderId), reason: detail.reason, at: new Date().toISOString() }
+    feed.emit('event', event)
+  }
   // One line per delivery (ours) says more than Fastify's two per request.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
 
@@ -153,10 +164,14 @@ export function buildApp (options: AppOptions) {
 
   // With APP_API_TOKEN set, daprd sends it on every call; anybody else is refused.
   // /healthz and /metrics stay open for probes and scrapers, which cannot send Dapr's
-  // token; they tell counts, never orders.
+  // token; they tell counts, never orders. A browser cannot send the header either: the
+  // live view takes the token as ?token=.
   if (apiToken !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
-      if (request.url === '/healthz' || request.url === '/metrics' || sameToken(request.headers['dapr-api-token'], apiToken)) return
+      const path = request.url.split('?')[0]
+      if (path === '/healthz' || path === '/metrics') return
+      const given = request.headers['dapr-api-token'] ?? ((path === '/' || path === '/events') ? (request.query as { token?: string }).token : undefined)
+      if (sameToken(given, apiToken)) return
       request.log.warn({ url: request.url }, `Refused ${request.method} ${request.url}: no valid dapr-api-token header ` +
         '(if this is the sidecar, start it with the same APP_API_TOKEN as the app)')
       return reply.code(401).send({ error: 'a valid dapr-api-token header is required' })
@@ -168,7 +183,7 @@ export function buildApp (options: AppOptions) {
   app.setErrorHandler((err: { statusCode?: number, message: string }, request, reply) => {
     const route = request.routeOptions.url
     if ((route === ORDERS_ROUTE || route === DEAD_LETTER_ROUTE) && (err.statusCode ?? 500) < 500) {
-      if (route === ORDERS_ROUTE) { count('received'); count('dropped') }
+      if (route === ORDERS_ROUTE) { count('received'); count('dropped', { reason: err.message }) }
       request.log.warn({ reason: err.message }, `Dropping a delivery that cannot be read: ${err.message}`)
       return reply.code(200).send({ status: 'DROP' })
     }
@@ -201,7 +216,7 @@ export function buildApp (options: AppOptions) {
     const eventId = reading.event?.id
     const traceId = traceIdOf(reading.event)
     if ('problem' in reading) {
-      count('dropped')
+      count('dropped', { orderId: claimedOrderId(reading), reason: reading.problem })
       request.log.warn({ eventId, reason: reading.problem },
         `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
       return { status: 'DROP' }
@@ -210,14 +225,14 @@ export function buildApp (options: AppOptions) {
     const key = eventKey('processed', topic, reading)!
     const retry = (err: unknown, why: string): { status: DeliveryStatus } => {
       // A failure is never turned into a silent SUCCESS: the order comes back.
-      count('retried')
+      count('retried', { orderId: order.orderId, reason: why })
       request.log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed (${why}); asking Dapr to retry`)
       return { status: 'RETRY' }
     }
 
     try {
       if (await ledger.has(key)) {
-        count('duplicates')
+        count('duplicates', { orderId: order.orderId })
         request.log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
         return { status: 'SUCCESS' }
       }
@@ -235,7 +250,7 @@ export function buildApp (options: AppOptions) {
     } catch (err) {
       return retry(err, 'it could not be recorded as processed')
     }
-    count('processed')
+    count('processed', { orderId: order.orderId })
     request.log.info({ eventId, orderId: order.orderId, traceId },
       `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`)
     return { status: 'SUCCESS' }
@@ -256,12 +271,13 @@ export function buildApp (options: AppOptions) {
     }
     const reason = 'problem' in reading ? reading.problem : 'processing kept failing until the retry policy gave up'
     const orderId = claimedOrderId(reading)
-    count('deadLettered')
+    count('deadLettered', { orderId, reason })
     const { deadLettered } = await metrics.counts()
     request.log.warn({ eventId, orderId, reason, deadLettered, traceId: traceIdOf(reading.event) },
       `Dead letter #${deadLettered}: orderId=${orderId} (event ${eventId ?? 'none'}): ${reason}`)
     return { status: 'SUCCESS' }
   })
 
+  registerLiveView(app, { feed, metrics, broker: options.broker, topic })
   return app
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { loadConfig, ConfigError, type Config } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
+import { PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { buildApp, type AppOptions } from './app.ts'
 import { daprLedger } from './ledger.ts'
 import { createMetrics } from './metrics.ts'
@@ -24,10 +25,13 @@ export async function serve (name: string, work: (config: Config, log: Logger) =
   }
 
   const logger = createLogger(config, name)
+  const client = createClient(config)
   const app = buildApp({
     topic: config.topic,
     logger,
-    ledger: daprLedger(createClient(config)),
+    ledger: daprLedger(client),
+    // The sidecar knows which broker the pub/sub component uses.
+    broker: async () => (await client.metadata.get()).components.find((c) => c.name === PUBSUB_NAME)?.type,
     apiToken: config.appApiToken,
     metrics: createMetrics({ process: true }),
     declarative: config.subscriptions === 'declarative',

@@ -298,3 +298,45 @@ describe('GET /metrics', () => {
     expect(value('order_handler_seconds_count{status="DROP"}')).toBe(1)
   })
 })
+
+describe('live view', () => {
+  it('serves a page that needs nothing from the network', async () => {
+    build()
+    const res = await app!.inject({ method: 'GET', url: '/' })
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^text\/html/)
+    expect(res.body).toContain('new EventSource(')
+    expect(res.body).not.toMatch(/(src|href)="https?:/)
+  })
+
+  it('streams the run so far, then each outcome as it happens (server-sent events)', async () => {
+    build({ topic: 'orders-live', broker: async () => 'pubsub.redis' })
+    await post(JSON.stringify(envelope), asCloudEvent)
+    const address = await app!.listen({ host: '127.0.0.1', port: 0 })
+    const stop = new AbortController()
+    const res = await fetch(`${address}/events`, { signal: stop.signal })
+    expect(res.headers.get('content-type')).toBe('text/event-stream')
+    const reader = res.body!.getReader()
+    let text = ''
+    const readUntil = async (what: string) => {
+      while (!text.includes(what)) text += new TextDecoder().decode((await reader.read()).value)
+    }
+    await readUntil('\n\n')
+    const hello = JSON.parse(/^event: hello\ndata: (.*)$/m.exec(text)![1]!)
+    expect(hello).toMatchObject({ topic: 'orders-live', broker: 'pubsub.redis', counts: { processed: 1 }, recent: [{ kind: 'processed', orderId: '7' }] })
+
+    await post(JSON.stringify({ ...envelope, id: 'bad', data: { orderId: 'x' } }), asCloudEvent)
+    await readUntil('event: order')
+    await readUntil('\n\n')
+    expect(JSON.parse(/^event: order\ndata: (.*)$/m.exec(text)![1]!)).toMatchObject({ kind: 'dropped', orderId: '"x"' })
+    stop.abort()
+  })
+
+  it('with APP_API_TOKEN, lets a browser in with ?token= on the page and its stream only', async () => {
+    build({ apiToken: 'tok' })
+    expect((await app!.inject({ method: 'GET', url: '/' })).statusCode).toBe(401)
+    expect((await app!.inject({ method: 'GET', url: '/?token=nope' })).statusCode).toBe(401)
+    expect((await app!.inject({ method: 'GET', url: '/?token=tok' })).statusCode).toBe(200)
+    expect((await app!.inject({ method: 'GET', url: '/stats?token=tok' })).statusCode).toBe(401)
+  })
+})
