@@ -10,9 +10,14 @@
 //                                        subscriber that receives every order too
 //   npm start -- --declarative        -> subscriptions from subscriptions/*.yaml instead
 //                                        of the apps' GET /dapr/subscribe
+//   npm start -- --instances 3        -> 3 order-processors under one app id: competing
+//                                        consumers, each order goes to one of them
+//   npm start -- --tracing            -> the same run file (its sidecars always send
+//                                        spans: config/tracing.yaml), with a Zipkin to
+//                                        receive them started first (TRACING=1)
 //
-// Prints shell assignments (BROKER, RUN_FILE, TOPIC) for start.sh to eval; errors go to
-// stderr with what to do.
+// Prints shell assignments (BROKER, RUN_FILE, TOPIC, TRACING) for start.sh to eval; errors
+// go to stderr with what to do.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -53,7 +58,7 @@ function yamlFiles (dir: string): string[] {
 }
 
 const { values } = parseArgs({
-  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' } },
+  options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
   allowPositionals: false
 })
 
@@ -97,16 +102,28 @@ const SHIPPING = {
   appHealthThreshold: 2
 }
 
-if (values.broker || values.app || values.fanout || values.declarative) {
+const instances = Number(values.instances ?? 1)
+if (!Number.isInteger(instances) || instances < 1 || instances > 9) fail(`--instances takes a whole number from 1 to 9, not "${values.instances}".`)
+
+if (values.broker || values.app || values.fanout || values.declarative || instances > 1) {
   // A derived run file: dapr.yaml's apps, with the chosen broker's component next to every
   // other component of components/ (state stores, resiliency...), in a folder of its own.
-  const runFileSpec = parse(readFileSync(runFile, 'utf8')) as { common?: Record<string, unknown>, apps: Array<{ appID: string, appDirPath?: string }> }
+  const runFileSpec = parse(readFileSync(runFile, 'utf8')) as { common?: Record<string, unknown>, apps: Array<{ appID: string, appDirPath?: string, appPort?: number, env?: Record<string, string> }> }
   if (values.fanout) runFileSpec.apps.splice(runFileSpec.apps.findIndex((a) => a.appID === 'checkout'), 0, SHIPPING)
+  if (instances > 1) {
+    // Same app id, so one consumer group: the broker hands each order to one of them. Each
+    // has its own sidecar and port (6001, 6011, 6021...) and says which instance it is.
+    const at = runFileSpec.apps.findIndex((a) => a.appID === 'order-processor')
+    const one = runFileSpec.apps[at]!
+    runFileSpec.apps.splice(at, 1, ...Array.from({ length: instances }, (_, i) => ({
+      ...one, appPort: one.appPort! + 10 * i, env: { ...one.env, INSTANCE: String(i + 1) }
+    })))
+  }
   const apps = values.app ?? runFileSpec.apps.map((a) => a.appID)
   const unknown = apps.filter((id) => !runFileSpec.apps.some((a) => a.appID === id))
   if (unknown.length > 0) fail(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${runFileSpec.apps.map((a) => a.appID).join(', ')}.`)
 
-  const flags = [...(values.fanout ? ['fanout'] : []), ...(values.declarative ? ['declarative'] : [])]
+  const flags = [...(values.fanout ? ['fanout'] : []), ...(values.declarative ? ['declarative'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
   const dir = join(REPO, '.dapr', 'runs', [broker, ...flags, ...(values.app ?? [])].join('-'))
   const resources = join(dir, 'resources')
   rmSync(dir, { recursive: true, force: true })
@@ -139,7 +156,7 @@ if (values.broker || values.app || values.fanout || values.declarative) {
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
-process.stdout.write(`BROKER=${quote(broker)}\nBROKER_FILE=${quote(brokerFile)}\nRUN_FILE=${quote(runFile)}\nTOPIC=${quote(topic)}\n`)
+process.stdout.write(`BROKER=${quote(broker)}\nBROKER_FILE=${quote(brokerFile)}\nRUN_FILE=${quote(runFile)}\nTOPIC=${quote(topic)}\nTRACING=${values.tracing ? 1 : 0}\n`)
 // Tokens and the broker password must reach the sidecars too, and daprd does not read
 // .env: export the ones .env holds (the environment still wins, as for the apps).
 for (const name of ['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']) {

@@ -156,7 +156,12 @@ async function start (file: RunFile): Promise<void> {
     process.exit(1)
   }
   const common = file.common ?? {}
+  const seen = new Map<string, number>()
   for (const app of file.apps) {
+    // Several instances of one app id (competing consumers) get log files of their own.
+    const instance = (seen.get(app.appID) ?? 0) + 1
+    seen.set(app.appID, instance)
+    const logName = instance > 1 ? `${app.appID}-${instance}` : app.appID
     const appDir = resolve(runDir, app.appDirPath ?? '.')
     const logDir = join(appDir, '.dapr', 'logs')
     mkdirSync(logDir, { recursive: true })
@@ -186,8 +191,9 @@ async function start (file: RunFile): Promise<void> {
       if (value !== undefined) args.push(`--app-health-${flag === 'path' ? 'check-path' : flag}`, String(value))
     }
     const stamp = timestamp()
-    say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}); log: ${join(logDir, `${app.appID}_daprd_${stamp}.log`)}`)
-    const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, join(logDir, `${app.appID}_daprd_${stamp}.log`), false)
+    const sidecarLog = join(logDir, `${logName}_daprd_${stamp}.log`)
+    say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}); log: ${sidecarLog}`)
+    const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, sidecarLog, false)
 
     if (!app.command?.length) continue
     const env: NodeJS.ProcessEnv = {
@@ -203,7 +209,7 @@ async function start (file: RunFile): Promise<void> {
     if (app.appPort) env.APP_PORT = String(app.appPort)
     const [command, ...rest] = app.command
     say(`Starting App ${app.appID}: ${app.command.join(' ')}`)
-    launch(app.appID, 'app', command!, rest, appDir, env, join(logDir, `${app.appID}_app_${stamp}.log`), true)
+    launch(app.appID, 'app', command!, rest, appDir, env, join(logDir, `${logName}_app_${stamp}.log`), true)
     // Unlike the CLI, start the next app only once this one's sidecar is running: it has
     // subscribed by then, so orders published next cannot beat the subscription (brokers
     // such as RabbitMQ and MQTT drop messages for subscriptions that do not exist yet).

@@ -25,6 +25,8 @@ const schema = {
     // Where the order-processor's subscriptions come from: its GET /dapr/subscribe, or
     // the Subscription resources in subscriptions/ (then it announces none itself).
     SUBSCRIPTIONS: { type: 'string', enum: ['programmatic', 'declarative'], default: 'programmatic' },
+    // Which of several order-processors this is (npm start -- --instances N), for the logs.
+    INSTANCE: { type: 'integer', minimum: 1 },
     SIMULATED_OUTAGE_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 }
   }
 } as const
@@ -46,6 +48,7 @@ export interface Config {
   daprApiToken?: string
   poisonEvery: number
   subscriptions: 'programmatic' | 'declarative'
+  instance?: number
   simulatedOutageMs: number
 }
 
@@ -74,6 +77,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     daprApiToken: raw.DAPR_API_TOKEN || undefined,
     poisonEvery: raw.POISON_EVERY,
     subscriptions: raw.SUBSCRIPTIONS,
+    instance: raw.INSTANCE,
     simulatedOutageMs: raw.SIMULATED_OUTAGE_MS
   }
 }

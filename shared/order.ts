@@ -5,6 +5,8 @@ export interface Order {
   customerName: string
   amount: number
   status: string
+  /** When the publisher sent it (ms since the epoch, fractional): the load generator sets it to measure latency. */
+  sentAt?: number
 }
 
 // Extra properties are allowed so a publisher can add fields (a timestamp, say) without
@@ -17,7 +19,8 @@ export const orderSchema = {
     orderId: { type: 'integer', minimum: 1 },
     customerName: { type: 'string', minLength: 1 },
     amount: { type: 'number', minimum: 0 },
-    status: { type: 'string', minLength: 1 }
+    status: { type: 'string', minLength: 1 },
+    sentAt: { type: 'number' }
   }
 } as const
 

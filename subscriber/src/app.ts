@@ -251,7 +251,10 @@ export function buildApp (options: AppOptions) {
       return retry(err, 'it could not be recorded as processed')
     }
     count('processed', { orderId: order.orderId })
-    request.log.info({ eventId, orderId: order.orderId, traceId },
+    // Same machine, same clock: the load generator's latency, to a fraction of a millisecond.
+    const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
+    if (latencyMs !== undefined) metrics.endToEndSeconds.observe(latencyMs / 1000)
+    request.log.info({ eventId, orderId: order.orderId, traceId, latencyMs },
       `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`)
     return { status: 'SUCCESS' }
   }

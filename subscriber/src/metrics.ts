@@ -32,10 +32,17 @@ export function createMetrics ({ process = false } = {}) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [registry]
   })
+  const endToEndSeconds = new Histogram({
+    name: 'order_end_to_end_seconds',
+    help: 'From the publisher sending an order (its sentAt) to the order processed',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [registry]
+  })
   return {
     registry,
     counters,
     handlerSeconds,
+    endToEndSeconds,
     /** The counters as plain numbers (GET /stats). */
     async counts (): Promise<Record<CounterName, number>> {
       const values = await Promise.all(COUNTER_NAMES.map(async (name) => (await counters[name].get()).values[0]?.value ?? 0))

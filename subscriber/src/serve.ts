@@ -24,7 +24,7 @@ export async function serve (name: string, work: (config: Config, log: Logger) =
     process.exit(2)
   }
 
-  const logger = createLogger(config, name)
+  const logger = createLogger(config, config.instance ? `${name}#${config.instance}` : name)
   const client = createClient(config)
   const app = buildApp({
     topic: config.topic,
