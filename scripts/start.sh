@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# `npm start [-- --broker NAME] [-- --app ID]`: the lab. Sets up what is missing, starts
-# the broker the run uses, then runs dapr.yaml (both apps with their sidecars).
-# Ctrl+C stops everything it started.
+# `npm start [-- --broker NAME] [-- --app ID] [-- --tracing]`: the lab. Sets up what is
+# missing, starts the broker the run uses (and Zipkin with --tracing), then runs dapr.yaml
+# (both apps with their sidecars). Ctrl+C stops everything it started.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
+source "$REPO/scripts/zipkin.sh"
+# setup.sh's EXIT trap stops the brokers this command started; Zipkin too, if it did.
+trap 'zipkin_down_started; brokers_down_started' EXIT
 cd "$REPO"
 plan=$(node --import tsx scripts/lab-run.ts "$@") || exit 1
 eval "$plan"
@@ -11,6 +14,8 @@ say "broker: $BROKER ($BROKER_FILE)"
 broker_up "$BROKER" "$TOPIC"
 # The order-processor's ledger (components/statestore.yaml) lives in Redis, whatever the broker.
 if [ "$BROKER" != redis ]; then say "state store: redis"; broker_up redis; fi
+# The sidecars always send spans (config/tracing.yaml); --tracing gives them a Zipkin.
+if [ "$TRACING" = 1 ]; then zipkin_up; fi
 if [ "${DAPR_RUN[0]}" = dapr ]; then
   say "running: dapr run -f ${RUN_FILE#"$REPO"/}"
 else

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `npm run stop`: stops whatever an earlier lab run left behind (apps, sidecars, the
-# runner) and every broker the project started (never one it found running).
+# runner) and every broker the project started, and its Zipkin (never one it found running).
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 source "$REPO/scripts/brokers.sh"
+source "$REPO/scripts/zipkin.sh"
 command -v dapr >/dev/null 2>&1 && (cd "$REPO" && dapr stop -f . >/dev/null 2>&1)
 # Processes of a run have the repository in their command line or working directory.
 for pid in $(pgrep -f "multi-app-run.ts|daprd|src/(server|main).ts"); do
@@ -13,4 +14,5 @@ for pid in $(pgrep -f "multi-app-run.ts|daprd|src/(server|main).ts"); do
   fi
 done
 for b in "${BROKERS[@]}"; do broker_down "$b"; done
+zipkin_down
 say "stopped"

@@ -20,6 +20,24 @@ for b in "${BROKERS[@]}"; do
     unavailable+=("$b: $reason")
   fi
 done
+# The tracing test runs `npm start -- --tracing`, which starts a Zipkin of its own. Its jar
+# is fetched now (once), so that a machine that cannot run it skips that test the same way.
+source "$REPO/scripts/zipkin.sh"
+if zipkin_ping; then :
+elif out=$( (zipkin_install) 2>&1); then
+  if [ -n "$out" ]; then echo "$out" >&2; fi
+else
+  reason=$(printf '%s' "$out" | tr '\n' ' ' | sed 's/.*\[lab\] //') # the last message, whole
+  say "zipkin cannot start here: $reason"
+  unavailable+=("zipkin: $reason")
+fi
+# The live-view test drives Debian's Chromium with playwright-core, which brings no browser.
+if ! command -v chromium >/dev/null 2>&1 && ! out=$( (install_package chromium Chromium \
+    "Chromium is not installed. Fix: 'sudo apt-get install chromium' (Debian/Ubuntu), then run this again.") 2>&1); then
+  reason=$(printf '%s' "$out" | tail -n 1 | sed 's/^\[lab\] //')
+  say "chromium cannot be installed here: $reason"
+  unavailable+=("chromium: $reason")
+fi
 export LAB_UNAVAILABLE_BROKERS
 LAB_UNAVAILABLE_BROKERS=$(printf '%s\n' "${unavailable[@]}")
 
@@ -28,7 +46,7 @@ npx tsc --noEmit
 status=0
 npx vitest run "$@" || status=$?
 if [ ${#unavailable[@]} -gt 0 ]; then
-  echo "Brokers not tested on this machine:"
+  echo "Not tested on this machine (brokers, Zipkin, Chromium):"
   printf -- '- %s\n' "${unavailable[@]}"
 fi
 exit $status
