@@ -192,7 +192,7 @@ async function start (file: RunFile): Promise<void> {
     }
     const stamp = timestamp()
     const sidecarLog = join(logDir, `${logName}_daprd_${stamp}.log`)
-    say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}); log: ${sidecarLog}`)
+    say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}, metrics ${ports.metrics}); log: ${sidecarLog}`)
     const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, sidecarLog, false)
 
     if (!app.command?.length) continue

@@ -27,6 +27,11 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
     expect(value('order_handler_seconds_count{status="SUCCESS"}')).toBe(19)
     for (const name of ['duplicates', 'retried', 'dropped', 'dead_lettered']) expect(value(`orders_${name}_total`), name).toBe(0)
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0)
+    // The sidecar's own metrics, on the port the runner prints: 19 orders delivered to the app.
+    const sidecarMetricsPort = /Starting Dapr sidecar for order-processor \(.*metrics (\d+)\)/.exec(lab.output)![1]
+    const sidecar = await (await fetch(`http://127.0.0.1:${sidecarMetricsPort}/metrics`)).text()
+    const delivered = [...sidecar.matchAll(/^dapr_component_pubsub_ingress_count\{[^}]*process_status="success"[^}]*topic="([^"]+)"[^}]*\} (\S+)$/gm)]
+    expect(delivered.filter(([, t]) => t === topic).map(([, , n]) => Number(n)), sidecar.slice(0, 2000)).toEqual([19])
 
     // Twice, as impatient people do: the second press must not cut the shutdown short.
     await lab.stop({ presses: 2 })
