@@ -1,11 +1,13 @@
 import { defineConfig } from 'vitest/config'
 
-// Two projects: `unit` is fast and in-process (app.inject); `e2e` runs the real apps with
-// real Dapr sidecars and a real broker, one test file at a time.
+// Three projects: `unit` is fast and in-process (app.inject); `deploy` renders and validates
+// the Kubernetes manifests offline; `e2e` runs the real apps with real Dapr sidecars and
+// real brokers, one test file at a time.
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'deploy', include: ['test/deploy/**/*.test.ts'] } },
       {
         test: {
           name: 'e2e',
