@@ -3,11 +3,12 @@
 // ORDERS_TOPIC, which is how a test finds what a run left behind.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
+import { imageOf, type ProcessImage } from '../../scripts/processes.ts'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -168,18 +169,11 @@ export function deleteLedger (topic: string, appId = 'order-processor'): void {
   if (keys.length > 0) redisCli([], keys.map((k) => `DEL ${k}\n`).join(''))
 }
 
-/** A process as the kernel sees it: enough to start it again exactly as it was. */
-export interface ProcessImage { pid: number, argv: string[], env: NodeJS.ProcessEnv, cwd: string }
-
 /** The one process of a run whose command line contains every `parts`. */
 export function findProcess (topic: string, ...parts: string[]): ProcessImage {
   const matches = processesOf(topic).filter((p) => parts.every((part) => p.includes(part)))
   if (matches.length !== 1) throw new Error(`expected one process with ${parts.join(' ')}, found: ${JSON.stringify(matches)}`)
-  const pid = Number(matches[0]!.split(' ')[0])
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')
-  const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
-  return { pid, argv, env, cwd: readlinkSync(`/proc/${pid}/cwd`) }
+  return imageOf(Number(matches[0]!.split(' ')[0]))
 }
 
 /** SIGKILL, then waits until the process is gone. */
