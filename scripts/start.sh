@@ -8,7 +8,10 @@ source "$REPO/scripts/zipkin.sh"
 # setup.sh's EXIT trap stops the brokers this command started; Zipkin too, if it did.
 trap 'zipkin_down_started; brokers_down_started' EXIT
 cd "$REPO"
-plan=$(node --import tsx scripts/lab-run.ts "$@") || exit 1
+# The doctor's checks first (scripts/doctor.ts): a held port, a broker that cannot be reached,
+# a broken component file... stop here with what to do. When nothing blocks, it prints
+# lab-run.ts's plan for this run (which it works out to check it).
+plan=$(node --import tsx scripts/doctor.ts --before-start "$@") || exit 1
 eval "$plan"
 say "broker: $BROKER ($BROKER_FILE)"
 broker_up "$BROKER" "$TOPIC"

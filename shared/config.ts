@@ -1,3 +1,4 @@
+import { config as loadDotenv } from 'dotenv'
 import { envSchema } from 'env-schema'
 import { DEFAULT_TOPIC } from './pubsub.ts'
 
@@ -79,5 +80,20 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     subscriptions: raw.SUBSCRIPTIONS,
     instance: raw.INSTANCE,
     simulatedOutageMs: raw.SIMULATED_OUTAGE_MS
+  }
+}
+
+/**
+ * For an app's entry point: the environment (and the project's .env, which never overrides
+ * it), validated; on a bad value, the message and exit code 2 instead of a stack trace.
+ */
+export function loadConfigOrExit (app: string): Config {
+  loadDotenv({ path: new URL('../.env', import.meta.url), quiet: true })
+  try {
+    return loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    console.error(`${app}: ${err.message}`)
+    process.exit(2)
   }
 }

@@ -1,21 +1,11 @@
 // The checkout app: waits for its sidecar, publishes the orders, exits 0 only when every
 // order was accepted by Dapr.
-import { config as loadDotenv } from 'dotenv'
-import { loadConfig, ConfigError, type Config } from '../../shared/config.ts'
+import { loadConfigOrExit } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { publishOrders } from './checkout.ts'
 
-loadDotenv({ path: new URL('../../.env', import.meta.url), quiet: true })
-
-let config: Config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err
-  console.error(`checkout: ${err.message}`)
-  process.exit(2)
-}
+const config = loadConfigOrExit('checkout')
 const log = createLogger(config, 'checkout')
 const client = createClient(config)
 

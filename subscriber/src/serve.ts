@@ -1,10 +1,9 @@
 // What makes a subscriber app a process: configuration, logger, ledger, metrics, listening
 // and signals. The order-processor and the shipping app differ only in their name and in
 // the work they do for each order.
-import { config as loadDotenv } from 'dotenv'
 import closeWithGrace from 'close-with-grace'
 import type { Logger } from 'pino'
-import { loadConfig, ConfigError, type Config } from '../../shared/config.ts'
+import { loadConfigOrExit, type Config } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
@@ -13,17 +12,7 @@ import { daprLedger } from './ledger.ts'
 import { createMetrics } from './metrics.ts'
 
 export async function serve (name: string, work: (config: Config, log: Logger) => AppOptions['processOrder']): Promise<void> {
-  loadDotenv({ path: new URL('../../.env', import.meta.url), quiet: true })
-
-  let config: Config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    console.error(`${name}: ${err.message}`)
-    process.exit(2)
-  }
-
+  const config = loadConfigOrExit(name)
   const logger = createLogger(config, config.instance ? `${name}#${config.instance}` : name)
   const client = createClient(config)
   const app = buildApp({

@@ -5,19 +5,13 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, REPO, deleteLedger, deleteRedisKey, expectEachOnce, killProcessesOf, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, REPO, expectEachOnce, runUntil, uniqueTopic } from './lab.ts'
 
 describe('npm start -- --declarative', () => {
   const topic = uniqueTopic()
   let lab: Lab | undefined
 
-  afterAll(async () => {
-    await lab?.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic)
-    await deleteRedisKey(deadLetterTopic(topic))
-    deleteLedger(topic)
-  })
+  afterAll(() => lab?.dispose())
 
   it('delivers orderId 1..19 exactly once and dead-letters the poison order, with no programmatic subscription', async () => {
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '10' }, ['--declarative'])

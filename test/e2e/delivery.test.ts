@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, deleteLedger, deleteRedisKey, expectEachOnce, findProcess, killHard, killProcessesOf, processedOrderIds,
+  Lab, REPO, expectEachOnce, findProcess, killHard, processedOrderIds,
   redisCli, respawn, runUntil, uniqueTopic, until
 } from './lab.ts'
 
@@ -22,13 +22,7 @@ afterEach(async () => {
 function startLab (env: Record<string, string>): { lab: Lab, topic: string } {
   const topic = uniqueTopic()
   const lab = new Lab(topic, env)
-  cleanups.push(async () => {
-    await lab.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic)
-    await deleteRedisKey(deadLetterTopic(topic))
-    deleteLedger(topic)
-  })
+  cleanups.push(() => lab.dispose())
   return { lab, topic }
 }
 

@@ -1,20 +1,13 @@
 // Fan-out: a second subscribing app (shipping) with an app id of its own receives every
 // order as well; each app processes each order once.
 import { afterAll, describe, expect, it } from 'vitest'
-import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, deleteLedger, deleteRedisKey, expectEachOnce, killProcessesOf, portIsFree, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, expectEachOnce, portIsFree, runUntil, uniqueTopic } from './lab.ts'
 
 describe('npm start -- --fanout', () => {
   const topic = uniqueTopic()
   let lab: Lab | undefined
 
-  afterAll(async () => {
-    await lab?.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic)
-    await deleteRedisKey(deadLetterTopic(topic))
-    for (const app of ['order-processor', 'shipping']) deleteLedger(topic, app)
-  })
+  afterAll(() => lab?.dispose())
 
   it('delivers orderId 1..19 exactly once to the order-processor and exactly once to shipping', async () => {
     expect(await portIsFree(6002), 'port 6002 (shipping) is taken before the run').toBe(true)

@@ -1,21 +1,14 @@
 // Competing consumers: three order-processors under one app id share one consumer group,
 // so the broker hands each order to exactly one of them.
 import { afterAll, describe, expect, it } from 'vitest'
-import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, deleteLedger, deleteRedisKey, killProcessesOf, portIsFree, processedOrderIds, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, portIsFree, processedOrderIds, runUntil, uniqueTopic } from './lab.ts'
 
 describe('npm start -- --instances 3', () => {
   const topic = uniqueTopic()
   const count = 60
   let lab: Lab | undefined
 
-  afterAll(async () => {
-    await lab?.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic)
-    await deleteRedisKey(deadLetterTopic(topic))
-    deleteLedger(topic)
-  })
+  afterAll(() => lab?.dispose())
 
   it('processes each order exactly once across the three instances, and shares them out', async () => {
     for (const port of [6001, 6011, 6021]) expect(await portIsFree(port), `port ${port}`).toBe(true)

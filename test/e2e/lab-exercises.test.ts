@@ -5,8 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, REPO, deleteLedger, deleteRedisKey, killProcessesOf, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { Lab, REPO, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
 
 type Kind = 'lab-run' | 'lab-look' | 'lab-during' | 'lab-check'
 interface Exercise { n: number, title: string, blocks: Array<{ kind: Kind, command: string }> }
@@ -67,13 +66,7 @@ describe('LAB.md, every exercise as written', () => {
       if (run) {
         const { env: runEnv, args } = parseRun(run.command)
         lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '100', ...runEnv }, args)
-        cleanups.push(async () => {
-          await lab!.stop({ ms: 30_000 }).catch(() => {})
-          killProcessesOf(topic)
-          await deleteRedisKey(topic)
-          await deleteRedisKey(deadLetterTopic(topic))
-          deleteLedger(topic)
-        })
+        cleanups.push(() => lab!.dispose())
       }
 
       // Blocks for while the run goes: started once orders flow (a crash must land

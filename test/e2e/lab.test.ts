@@ -1,16 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, deleteRedisKey, expectEachOnce, killProcessesOf, portIsFree, processesOf, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, expectEachOnce, portIsFree, processesOf, runUntil, uniqueTopic } from './lab.ts'
 
 describe('npm start: the lab on real sidecars and a real Redis', () => {
   // A topic of its own: orders left in Redis by earlier runs cannot reach this one.
   const topic = uniqueTopic()
   let lab: Lab | undefined
 
-  afterAll(async () => {
-    await lab?.stop({ ms: 15_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic).catch(() => {})
-  })
+  afterAll(() => lab?.dispose())
 
   it('delivers orderId 1..19 exactly once each, then Ctrl+C (pressed twice) leaves no process and frees port 6001', async () => {
     expect(await portIsFree(6001), 'port 6001 is taken before the run; stop what holds it (npm run stop)').toBe(true)

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
 import { imageOf, type ProcessImage } from '../../scripts/processes.ts'
+import { deadLetterTopic } from '../../shared/pubsub.ts'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -46,6 +47,19 @@ export class Lab {
   /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
   received (): number[] {
     return this.lines.flatMap((l) => /== APP - order-processor ==.*Subscriber received: orderId=(\d+),/.exec(l)?.[1] ?? []).map(Number)
+  }
+
+  /**
+   * After a test, however it ended: stops the run, kills whatever of it is left, and
+   * deletes what it left in Redis (its streams, the subscribers' ledger entries).
+   */
+  async dispose (): Promise<void> {
+    await this.stop({ ms: 30_000 }).catch(() => {})
+    killProcessesOf(this.topic)
+    for (const stream of [this.topic, deadLetterTopic(this.topic)]) await deleteRedisKey(stream).catch(() => {})
+    for (const app of ['order-processor', 'shipping']) {
+      try { deleteLedger(this.topic, app) } catch { /* Redis is gone: nothing to delete */ }
+    }
   }
 
   /**

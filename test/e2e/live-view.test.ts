@@ -6,8 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, REPO, deleteLedger, deleteRedisKey, killProcessesOf, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, REPO, runUntil, uniqueTopic } from './lab.ts'
 
 function findChromium (): string | undefined {
   for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
@@ -25,11 +24,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the live view (GET /) in he
 
   afterAll(async () => {
     await browser?.close()
-    await lab?.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic)
-    await deleteRedisKey(deadLetterTopic(topic))
-    deleteLedger(topic)
+    await lab?.dispose()
   })
 
   it('shows all 19 orders as they arrive, with the counts and the broker, behind the app token', async () => {

@@ -6,7 +6,7 @@
 // puts its span's traceparent into the CloudEvent, which Redis keeps in the topic's stream.
 import { afterAll, describe, expect, it } from 'vitest'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { Lab, deleteLedger, deleteRedisKey, killProcessesOf, portIsFree, processesOf, redisCli, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { Lab, portIsFree, processesOf, redisCli, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
 
 const ZIPKIN = 'http://127.0.0.1:9411'
 
@@ -50,12 +50,7 @@ describe.skipIf(skipBroker('zipkin'))('npm start -- --tracing: publish and deliv
   const topic = uniqueTopic()
   let lab: Lab | undefined
 
-  afterAll(async () => {
-    await lab?.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(topic)
-    await deleteRedisKey(topic).catch(() => {})
-    try { deleteLedger(topic) } catch {}
-  })
+  afterAll(() => lab?.dispose())
 
   it('gives every published order one trace with the checkout sidecar\'s publish span and the order-processor sidecar\'s delivery span', async () => {
     // A Zipkin already running (a developer's) is used and left alone; otherwise the run
