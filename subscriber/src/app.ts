@@ -172,7 +172,8 @@ export function buildApp (options: AppOptions) {
       if (path === '/healthz' || path === '/metrics') return
       const given = request.headers['dapr-api-token'] ?? ((path === '/' || path === '/events') ? (request.query as { token?: string }).token : undefined)
       if (sameToken(given, apiToken)) return
-      request.log.warn({ url: request.url }, `Refused ${request.method} ${request.url}: no valid dapr-api-token header ` +
+      // The path only: a query string may hold a token, right or wrong.
+      request.log.warn({ path }, `Refused ${request.method} ${path}: no valid dapr-api-token header ` +
         '(if this is the sidecar, start it with the same APP_API_TOKEN as the app)')
       return reply.code(401).send({ error: 'a valid dapr-api-token header is required' })
     })
