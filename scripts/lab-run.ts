@@ -99,7 +99,8 @@ const SHIPPING = {
   enableAppHealthCheck: true,
   appHealthCheckPath: '/healthz',
   appHealthProbeInterval: 1,
-  appHealthThreshold: 2
+  appHealthProbeTimeout: 900,
+  appHealthThreshold: 3
 }
 
 const instances = Number(values.instances ?? 1)

@@ -58,14 +58,20 @@ let stopping = false
 
 function say (line: string): void { process.stdout.write(`${line}\n`) }
 
-function freePort (): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer().once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => ok(port))
+// The kernel may hand out a port it just handed out (it is free again once the probe
+// closes): remember what this run took, so two sidecar ports are never the same.
+const taken = new Set<number>()
+async function freePort (): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((ok, fail) => {
+      const server = createServer().once('error', fail)
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number }
+        server.close(() => ok(port))
+      })
     })
-  })
+    if (!taken.has(port)) { taken.add(port); return port }
+  }
 }
 
 function timestamp (): string {

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
-import { HTTP, type CloudEvent, type CloudEventV1 } from 'cloudevents'
+import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents'
 import { type Order, orderProblem } from '../../shared/order.ts'
 import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, deadLetterTopic, subscriptions } from '../../shared/pubsub.ts'
 import { memoryLedger, type Ledger } from './ledger.ts'
@@ -63,6 +63,11 @@ class UnsupportedBody {
 
 type Reading = { order: Order, event?: CloudEventV1<unknown> } | { problem: string, event?: CloudEventV1<unknown>, data?: unknown }
 
+function structuredEvent (body: unknown): CloudEvent<unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('the body is not a JSON object')
+  return new CloudEvent(body as CloudEventV1<unknown>, false)
+}
+
 /**
  * Finds the order in a delivery: a structured CloudEvent (what Dapr sends), a binary-mode
  * CloudEvent (ce-* headers), or a plain JSON order. Says why when there is none.
@@ -77,9 +82,14 @@ function readOrder (request: FastifyRequest): Reading {
   let event: CloudEventV1<unknown> | undefined
   if (isCloudEvent) {
     try {
-      const received = HTTP.toEvent({ headers, body }) as CloudEvent<unknown> | Array<CloudEvent<unknown>>
+      // What Dapr sends, a structured event, is already parsed: build it directly, which is
+      // twice as fast as HTTP.toEvent (that one creates, and drops, three errors with stack
+      // traces on every call: the bench's profile). Binary mode and batches go through toEvent.
+      const received = contentType.startsWith('application/cloudevents+json')
+        ? structuredEvent(body)
+        : HTTP.toEvent({ headers, body }) as CloudEvent<unknown> | Array<CloudEvent<unknown>>
       if (Array.isArray(received)) return { problem: 'a batch of CloudEvents is not accepted on this route' }
-      // toEvent fills in a missing id; validate() still insists on source and type.
+      // A missing id is filled in; validate() still insists on source and type.
       received.validate()
       event = received
     } catch (err) {

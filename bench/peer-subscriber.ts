@@ -1,0 +1,67 @@
+// The peer: an order-processor written the usual way, with the JS SDK's DaprServer as in
+// Dapr's pub/sub quickstart (javascript/sdk/order-processor: `server.pubsub.subscribe(...)`,
+// one console.log per order, Express underneath), doing the same work as ours for each
+// order: validate it (orderProblem), skip it if the ledger has it, record it in the ledger
+// (the same daprLedger: state get, then a first-write save through the sidecar), log one
+// JSON line with its latencyMs.
+//
+// One difference the SDK imposes: its callback gets the order and the HTTP headers, not
+// the CloudEvent, so the ledger key is the orderId (unique in a bench run) instead of the
+// event id.
+import { fileURLToPath } from 'node:url'
+import { DaprPubSubStatusEnum, DaprServer, LogLevel } from '@dapr/dapr'
+import { orderProblem, type Order } from '../shared/order.ts'
+import { PUBSUB_NAME } from '../shared/pubsub.ts'
+import { daprLedger, type Ledger } from '../subscriber/src/ledger.ts'
+
+export interface PeerOptions {
+  port: number
+  topic: string
+  /** The sidecar (or, for the handler scenario, a stand-in that only answers its health checks). */
+  daprPort: number
+  /** Defaults to the Dapr state store ledger, through the server's own client. */
+  ledger?: (server: DaprServer) => Ledger
+  /** Where the per-order line goes (console.log, as the quickstart does). */
+  log?: (line: string) => void
+}
+
+export async function startPeer (options: PeerOptions): Promise<DaprServer> {
+  const { topic, log = (line) => console.log(line) } = options
+  const server = new DaprServer({
+    serverHost: '127.0.0.1',
+    serverPort: String(options.port),
+    clientOptions: { daprHost: '127.0.0.1', daprPort: String(options.daprPort), daprApiToken: process.env.DAPR_API_TOKEN || undefined },
+    logger: { level: LogLevel.Warn }
+  })
+  const ledger = options.ledger?.(server) ?? daprLedger(server.client)
+  await server.pubsub.subscribe(PUBSUB_NAME, topic, async (data: unknown) => {
+    const problem = orderProblem(data)
+    if (problem !== undefined) {
+      log(JSON.stringify({ level: 40, time: Date.now(), msg: `Dropping an order: ${problem}` }))
+      return DaprPubSubStatusEnum.DROP
+    }
+    const order = data as Order
+    const key = `processed:${topic}:order-${order.orderId}`
+    // A throw is answered RETRY by the SDK, like our handler's failures.
+    if (await ledger.has(key)) {
+      log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, msg: `Already processed orderId=${order.orderId}` }))
+      return DaprPubSubStatusEnum.SUCCESS
+    }
+    await ledger.record(key, { orderId: order.orderId, topic, processedAt: new Date().toISOString() })
+    const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
+    log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, latencyMs, msg: `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}` }))
+    return DaprPubSubStatusEnum.SUCCESS
+  }, 'orders')
+  await server.start()
+  return server
+}
+
+// Run by the bench's run file as the order-processor app (APP_PORT, DAPR_HTTP_PORT from the runner).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const server = await startPeer({
+    port: Number(process.env.APP_PORT),
+    topic: process.env.ORDERS_TOPIC!,
+    daprPort: Number(process.env.DAPR_HTTP_PORT)
+  })
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => { void server.stop().then(() => process.exit(0)) })
+}
