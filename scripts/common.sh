@@ -57,3 +57,14 @@ stop_pidfile() {
   if [ "$(cat "$file" 2>/dev/null)" = "$pid" ]; then rm -f "$file"; fi
   return 0
 }
+
+# daemon PIDFILE LOGFILE COMMAND...: starts COMMAND in a session of its own and immune to
+# hangups, so a Ctrl+C in the terminal does not kill it half-way (the caller's _down stops
+# it). Launched from a subshell, so it is no job of the caller's shell, and it writes its
+# own pid (setsid forks in some cases).
+daemon() {
+  local pidfile=$1 log=$2
+  shift 2
+  rm -f "$pidfile"
+  ( $(command -v setsid) nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >"$log" 2>&1 & )
+}

@@ -135,15 +135,10 @@ kafka_up() {
         >"$KAFKA_DIR/format.log" 2>&1 || die "formatting Kafka's storage failed; see $KAFKA_DIR/format.log"
     fi
     say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (KRaft, data in $KAFKA_DIR/logs, log in $KAFKA_DIR/kafka.log)"
-    rm -f "$KAFKA_DIR/kafka.pid"
-    # Its own session (setsid) and immune to hangups (nohup): a Ctrl+C in the terminal does
-    # not kill it half-way; kafka_down stops it. Launched from a subshell, so it is no job of
-    # the caller's shell, and it writes its own pid (setsid forks in some cases).
-    ( $(command -v setsid) nohup bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_DIR/kafka.pid" \
-        java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-        -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd HH:mm:ss,SSS" \
-        -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
-        </dev/null >"$KAFKA_DIR/kafka.log" 2>&1 & )
+    daemon "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/kafka.log" \
+      java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+      -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd HH:mm:ss,SSS" \
+      -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KAFKA_DIR/server.properties"
     wait_for 10 kafka_pid >/dev/null || die "Kafka did not start; see $KAFKA_DIR/kafka.log"
     KAFKA_STARTED=1
   fi

@@ -64,17 +64,14 @@ zipkin_up() {
     zipkin_install
     mkdir -p "$ZIPKIN_DIR"
     say "starting Zipkin $ZIPKIN_VERSION on $ZIPKIN_URL (spans in memory, log in $ZIPKIN_DIR/zipkin.log)"
-    rm -f "$ZIPKIN_DIR/zipkin.pid"
     # Zipkin 3 serves with Armeria, not Tomcat, so server.address does nothing: its port list
     # binds it, to loopback only (given whole, as Spring replaces lists). Settings go on the
     # command line, where they win over environment variables such as STORAGE_TYPE. The
     # in-memory store is capped so it fits the small heap (the default, 500000 spans, does not).
-    # Own session and nohup, from a subshell, writing its own pid: as for Kafka (kafka.sh).
-    ( $(command -v setsid) nohup bash -c 'echo $$ >"$0"; exec "$@"' "$ZIPKIN_DIR/zipkin.pid" \
-        java -Xms64m -Xmx256m -XX:+UseSerialGC -Djava.awt.headless=true -jar "$ZIPKIN_JAR" \
-        "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].port=$ZIPKIN_PORT" "--armeria.ports[0].protocols[0]=http" \
-        --zipkin.storage.type=mem --zipkin.storage.mem.max-spans=100000 \
-        </dev/null >"$ZIPKIN_DIR/zipkin.log" 2>&1 & )
+    daemon "$ZIPKIN_DIR/zipkin.pid" "$ZIPKIN_DIR/zipkin.log" \
+      java -Xms64m -Xmx256m -XX:+UseSerialGC -Djava.awt.headless=true -jar "$ZIPKIN_JAR" \
+      "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].port=$ZIPKIN_PORT" "--armeria.ports[0].protocols[0]=http" \
+      --zipkin.storage.type=mem --zipkin.storage.mem.max-spans=100000
     wait_for 10 zipkin_pid >/dev/null || die "Zipkin did not start; see $ZIPKIN_DIR/zipkin.log"
     ZIPKIN_STARTED=1
   fi
