@@ -32,11 +32,14 @@ else
   unavailable+=("zipkin: $reason")
 fi
 # The live-view test drives Debian's Chromium with playwright-core, which brings no browser.
-if ! command -v chromium >/dev/null 2>&1 && ! out=$( (install_package chromium Chromium \
-    "Chromium is not installed. Fix: 'sudo apt-get install chromium' (Debian/Ubuntu), then run this again.") 2>&1); then
-  reason=$(printf '%s' "$out" | tail -n 1 | sed 's/^\[lab\] //')
-  say "chromium cannot be installed here: $reason"
-  unavailable+=("chromium: $reason")
+if ! command -v chromium >/dev/null 2>&1; then
+  say "the live-view test needs Chromium: installing it (once, about a minute)..."
+  if ! out=$( (install_package chromium Chromium \
+      "Chromium is not installed. Fix: 'sudo apt-get install chromium' (Debian/Ubuntu), then run this again.") 2>&1); then
+    reason=$(printf '%s' "$out" | tail -n 1 | sed 's/^\[lab\] //')
+    say "chromium cannot be installed here: $reason"
+    unavailable+=("chromium: $reason")
+  fi
 fi
 export LAB_UNAVAILABLE_BROKERS
 LAB_UNAVAILABLE_BROKERS=$(printf '%s\n' "${unavailable[@]}")
