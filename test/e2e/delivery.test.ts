@@ -123,6 +123,8 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     const poison = ['"poison-1"', '"poison-2"', '"poison-3"']
     await runUntil(lab, '3 dead letters', () => deadLettersIn(lab.lines).length >= poison.length)
     await expectExactlyOnceInEffect(topic, 19, lab.lines)
+    // The ledger is written before the log line, which comes through the runner's pipe.
+    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
     expectEachOnce(lab.received(), lab.output)
 
     const dead = deadLettersIn(lab.lines)
@@ -138,6 +140,8 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
   it('a handler fault for a while: the orders are retried, then processed; the counts match', async () => {
     const { lab, topic } = startLab({ PUBLISH_INTERVAL_MS: '100', SIMULATED_OUTAGE_MS: '2500' })
     await expectExactlyOnceInEffect(topic, 19, lab.lines)
+    // The ledger is written before the log line, which comes through the runner's pipe.
+    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
     expectEachOnce(lab.received(), lab.output)
     const counts = await stats()
     expect(counts.retried).toBeGreaterThan(0)
