@@ -22,3 +22,8 @@ export function findImages (matches: (image: ProcessImage) => boolean): ProcessI
   }
   return found
 }
+
+/** What a run started: every process carries the run's ORDERS_TOPIC in its environment. */
+export function processesOfTopic (topic: string): ProcessImage[] {
+  return findImages((p) => p.env.ORDERS_TOPIC === topic)
+}

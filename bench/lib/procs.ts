@@ -1,8 +1,9 @@
 // CPU time and memory of the processes of a run, straight from /proc (Linux): no agent,
 // nothing that adds load of its own. Each process a run starts inherits its unique
-// ORDERS_TOPIC, which is how they are found (as test/e2e/lab.ts does).
+// ORDERS_TOPIC, which is how they are found (scripts/processes.ts).
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { processesOfTopic as runProcesses } from '../../scripts/processes.ts'
 
 /** Clock ticks per second of utime/stime in /proc/<pid>/stat (USER_HZ, nearly always 100). */
 export const CLK_TCK = (() => {
@@ -36,10 +37,6 @@ export function sample (pid: number): ProcSample | undefined {
 
 export interface NamedProcess { pid: number, name: string }
 
-function cmdline (pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')
-}
-
 /**
  * What a process of a run is, for the report: the runner, a sidecar (by app id and app
  * port, so several instances stay apart), or an app (by its script). undefined for the
@@ -64,19 +61,10 @@ export function roleOf (argv: string[], env: string): string | undefined {
 
 /** The processes whose environment holds ORDERS_TOPIC=<topic>, named by roleOf. */
 export function processesOfTopic (topic: string): NamedProcess[] {
-  const marker = `ORDERS_TOPIC=${topic}\0`
-  const found: NamedProcess[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const pid = Number(entry)
-    try {
-      const env = readFileSync(`/proc/${pid}/environ`, 'latin1')
-      if (!env.includes(marker)) continue
-      const name = roleOf(cmdline(pid), `\0${env}`)
-      if (name !== undefined) found.push({ pid, name })
-    } catch { /* gone meanwhile */ }
-  }
-  return found.sort((a, b) => a.name.localeCompare(b.name))
+  return runProcesses(topic).flatMap(({ pid, argv, env }) => {
+    const name = roleOf(argv, `\0${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\0')}`)
+    return name === undefined ? [] : [{ pid, name }]
+  }).sort((a, b) => a.name.localeCompare(b.name))
 }
 
 export interface ProcUsage {

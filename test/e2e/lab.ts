@@ -3,12 +3,12 @@
 // ORDERS_TOPIC, which is how a test finds what a run left behind.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
-import { imageOf, type ProcessImage } from '../../scripts/processes.ts'
+import { imageOf, processesOfTopic, type ProcessImage } from '../../scripts/processes.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -77,15 +77,7 @@ export class Lab {
 
 /** Processes whose environment carries ORDERS_TOPIC=<topic>: what a run started. */
 export function processesOf (topic: string): string[] {
-  const marker = `ORDERS_TOPIC=${topic}\0`
-  const found: string[] = []
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker)) continue
-      found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim()}`)
-    } catch { /* gone meanwhile */ }
-  }
-  return found
+  return processesOfTopic(topic).map((p) => `${p.pid} ${p.argv.join(' ')}`)
 }
 
 /** Last resort after a failed test: nothing of the run may outlive it. */
