@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // A timeout guards against a hang, never measures speed: vitest's 5 s default failed
+      // the 5,000 fuzzed deliveries on a machine busy with a build beside them.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000 } },
       { test: { name: 'deploy', include: ['test/deploy/**/*.test.ts'] } },
       {
         test: {

@@ -1,7 +1,7 @@
-// `npm run bench [-- --quick] [-- --only ID,...]`: every scenario of the benchmark
-// protocol (../shared/bench-protocol.md) in one go, one after another on this machine,
+// `npm run bench [-- --quick] [-- --only ID,...]`: every scenario of the
+// benchmark (bench/README.md) in one go, one after another on this machine,
 // each after a warm-up, each with its loss/duplicate count. Writes bench/results/
-// latest.json, <date>-<commit>[-quick].json, latest.md and latest.svg.
+// <date>-<commit>[-quick].json, latest.md and latest.svg.
 //
 // Every run uses its own topic (bench-<random>), app ports from 7001 and sidecar ports
 // of its own, so the lab and its e2e tests (6001, 6002) can run beside it; whatever a
@@ -529,12 +529,12 @@ mkdirSync(out, { recursive: true })
 const json = `${JSON.stringify(bench, null, 2)}\n`
 const dated = `${bench.date.slice(0, 10)}-${commit}${args.quick ? '-quick' : ''}${args.only ? '-partial' : ''}.json`
 writeFileSync(join(out, dated), json)
-// A partial run (--only) keeps the complete results of latest.* as they are.
+// The dated JSON is the record (the newest complete one is the latest); latest.md and
+// latest.svg render it. A partial run (--only) leaves them as they are.
 if (!args.only) {
-  writeFileSync(join(out, 'latest.json'), json)
   writeFileSync(join(out, 'latest.md'), benchMarkdown(bench))
   writeFileSync(join(out, 'latest.svg'), benchSvg(bench))
 }
 process.stdout.write(`\n${benchMarkdown(bench)}\n`)
-say(`done in ${bench.duration_s} s: bench/results/${dated}${args.only ? '' : ', latest.json, latest.md, latest.svg'}`)
+say(`done in ${bench.duration_s} s: bench/results/${dated}${args.only ? '' : ', latest.md, latest.svg'}`)
 process.exit(scenarios.some((s) => s.status === 'failed') ? 1 : 0)

@@ -20,6 +20,7 @@ import { orderProblem, type Order } from '../shared/order.ts'
 import { PUBSUB_NAME, STATE_STORE_NAME } from '../shared/pubsub.ts'
 import { createClient } from '../shared/dapr-client.ts'
 import { createLogger } from '../shared/logger.ts'
+import { receivedLine } from '../shared/log-lines.ts'
 
 interface BulkEntry { entryId: string, event: unknown, contentType?: string }
 interface CloudEventLike { id?: string, source?: string, data?: unknown }
@@ -80,7 +81,7 @@ app.post('/orders-bulk', async (request) => {
     }
     for (const f of todo) {
       const latencyMs = f.order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - f.order.sentAt
-      log.info({ eventId: f.eventId, orderId: f.order.orderId, latencyMs }, `Subscriber received: orderId=${f.order.orderId}, customerName=${f.order.customerName}, amount=${f.order.amount}, status=${f.order.status}`)
+      log.info({ eventId: f.eventId, orderId: f.order.orderId, latencyMs }, receivedLine(f.order))
       statuses.push({ entryId: f.entryId, status: 'SUCCESS' })
     }
   } catch (err) {

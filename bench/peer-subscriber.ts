@@ -13,6 +13,7 @@ import { DaprPubSubStatusEnum, DaprServer, LogLevel } from '@dapr/dapr'
 import { orderProblem, type Order } from '../shared/order.ts'
 import { PUBSUB_NAME } from '../shared/pubsub.ts'
 import { daprLedger, type Ledger } from '../subscriber/src/ledger.ts'
+import { receivedLine } from '../shared/log-lines.ts'
 
 export interface PeerOptions {
   port: number
@@ -49,7 +50,7 @@ export async function startPeer (options: PeerOptions): Promise<DaprServer> {
     }
     await ledger.record(key, { orderId: order.orderId, topic, processedAt: new Date().toISOString() })
     const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
-    log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, latencyMs, msg: `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}` }))
+    log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, latencyMs, msg: receivedLine(order) }))
     return DaprPubSubStatusEnum.SUCCESS
   }, 'orders')
   await server.start()

@@ -10,7 +10,9 @@
 // Env: ORDERS_TOPIC (the stream), RAW_GROUP, RAW_BATCH. Run by bench/bench.ts; the
 // consumer group must exist before orders are added (the bench creates it).
 import { orderProblem, type Order } from '../shared/order.ts'
+import { fieldsOf, type StreamEntry } from '../lab/redis.ts'
 import { connect } from './lib/redis.ts'
+import { receivedLine } from '../shared/log-lines.ts'
 
 const topic = process.env.ORDERS_TOPIC!
 const group = process.env.RAW_GROUP ?? 'bench-raw'
@@ -20,11 +22,9 @@ const redis = connect()
 let stopping = false
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => { stopping = true })
 
-type Entry = [id: string, fields: string[]]
-
 while (!stopping) {
   // BLOCK keeps an idle consumer cheap; 200 ms bounds how long a stop request waits.
-  const reply = await redis.xreadgroup('GROUP', group, 'raw-1', 'COUNT', batch, 'BLOCK', 200, 'STREAMS', topic, '>') as Array<[string, Entry[]]> | null
+  const reply = await redis.xreadgroup('GROUP', group, 'raw-1', 'COUNT', batch, 'BLOCK', 200, 'STREAMS', topic, '>') as Array<[string, StreamEntry[]]> | null
   if (!reply) continue
   const entries = reply[0]![1]
   const valid: Array<{ id: string, order: Order & { sentAt?: number } }> = []
@@ -32,7 +32,7 @@ while (!stopping) {
   const done: string[] = []
   for (const [id, fields] of entries) {
     let order: unknown
-    try { order = JSON.parse(fields[fields.indexOf('data') + 1] ?? '') } catch { order = undefined }
+    try { order = JSON.parse(fieldsOf(fields).data ?? '') } catch { order = undefined }
     const problem = orderProblem(order)
     if (problem === undefined) { valid.push({ id, order: order as Order }); continue }
     process.stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), name: 'raw-consumer', eventId: id, msg: `Dropping ${id}: ${problem}` })}\n`)
@@ -57,7 +57,7 @@ while (!stopping) {
       return
     }
     const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
-    lines += `${JSON.stringify({ ...base, latencyMs, msg: `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}` })}\n`
+    lines += `${JSON.stringify({ ...base, latencyMs, msg: receivedLine(order) })}\n`
   })
   if (lines) process.stdout.write(lines)
   if (done.length > 0) await redis.xack(topic, group, ...done)

@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import { config as loadDotenv } from 'dotenv'
 import { loadConfig } from '../shared/config.ts'
 import { orderProblem } from '../shared/order.ts'
+import { cloudEventOf, withRedis, type StreamEntry } from '../lab/redis.ts'
 import { deadLetterTopic, PUBSUB_NAME } from '../shared/pubsub.ts'
+import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../shared/log-lines.ts'
 
 const REPO = join(import.meta.dirname, '..')
 loadDotenv({ path: join(REPO, '.env'), quiet: true })
@@ -28,7 +30,7 @@ function newestLog (dir: string, prefix: string, kind: 'app' | 'daprd'): string 
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
 }
 const read = (file: string | undefined) => file ? readFileSync(file, 'utf8').split('\n') : []
-const receivedIn = (lines: string[]) => lines.flatMap((l) => /Subscriber received: orderId=(\d+),/.exec(l)?.[1] ?? []).map(Number)
+const receivedIn = receivedOrderIds
 const all = Array.from({ length: orderCount }, (_, i) => i + 1)
 
 /** Each of orderId 1..ORDER_COUNT exactly once in `ids`. */
@@ -42,13 +44,12 @@ function eachOnce (ids: number[], where: string): boolean {
 
 function checkoutFinished (): boolean {
   const lines = read(newestLog('publisher', 'checkout', 'app'))
-  return check(lines.some((l) => l.includes(`All ${orderCount} orders were accepted by Dapr.`)),
+  return check(lines.some((l) => l.includes(allAcceptedLine(orderCount))),
     'the checkout published every order', 'run `npm start` and wait for "All … orders were accepted by Dapr."')
 }
 
-function redis (...args: string[]): string {
-  return execFileSync('redis-cli', ['-p', '6379', ...args], { encoding: 'utf8' }).trim()
-}
+/** A Redis call, or undefined when Redis does not answer. */
+const redis = <T>(call: Parameters<typeof withRedis<T>>[0]) => withRedis(call).catch(() => undefined)
 
 async function getJson (url: string): Promise<unknown> {
   const res = await fetch(url, { headers: process.env.APP_API_TOKEN ? { 'dapr-api-token': process.env.APP_API_TOKEN } : {} })
@@ -69,11 +70,9 @@ const exercises: Record<number, () => Promise<void> | void> = {
     if (!check(subs !== undefined, 'the order-processor answers GET /dapr/subscribe', 'keep `npm start` running while you check')) return
     check(subs!.some((s) => s.topic === topic && s.route === '/orders' && s.deadLetterTopic === deadLetterTopic(topic)),
       `it subscribes to ${topic} (route /orders, dead letters to ${deadLetterTopic(topic)}): ${JSON.stringify(subs)}`)
-    let entry = ''
-    try { entry = redis('XREVRANGE', topic, '+', '-', 'COUNT', '1') } catch {}
-    const json = entry.split('\n').find((l) => l.startsWith('{'))
-    if (!check(json !== undefined, `the ${topic} stream in Redis holds an order`, 'run the lab first (exercise 1)')) return
-    const event = JSON.parse(json!) as Record<string, unknown>
+    const [last] = await redis((r) => r.xrevrange(topic, '+', '-', 'COUNT', 1) as Promise<StreamEntry[]>) ?? []
+    if (!check(last !== undefined, `the ${topic} stream in Redis holds an order`, 'run the lab first (exercise 1)')) return
+    const event = cloudEventOf(last!) ?? {}
     check(event.specversion === '1.0' && event.type === 'com.dapr.event.sent' && event.pubsubname === PUBSUB_NAME && orderProblem(event.data) === undefined,
       `the last one is a CloudEvent (specversion ${String(event.specversion)}, type ${String(event.type)}, source ${String(event.source)}) around an order: ${JSON.stringify(event.data)}`)
   },
@@ -115,13 +114,12 @@ const exercises: Record<number, () => Promise<void> | void> = {
   },
 
   // 6. Send a poison order and find it in the dead-letter topic.
-  6 () {
+  async 6 () {
     const poison = read(newestLog('publisher', 'checkout', 'app')).filter((l) => l.includes('Published poison order'))
     if (!check(poison.length > 0, `the checkout sent ${poison.length} poison order(s)`, 'run `POISON_EVERY=5 npm start`')) return
-    const dead = read(newestLog('subscriber', 'order-processor', 'app')).filter((l) => l.includes('Dead letter #'))
+    const dead = read(newestLog('subscriber', 'order-processor', 'app')).filter(isDeadLetterLine)
     check(dead.length === poison.length, `the order-processor logged ${dead.length} dead letter(s) for ${poison.length} poison order(s)`, 'let the run finish')
-    let inTopic = 0
-    try { inTopic = Number(redis('XLEN', deadLetterTopic(topic))) } catch {}
+    const inTopic = await redis((r) => r.xlen(deadLetterTopic(topic))) ?? 0
     check(inTopic >= poison.length, `${deadLetterTopic(topic)} holds ${inTopic} message(s) in Redis`)
     eachOnce(receivedIn(read(newestLog('subscriber', 'order-processor', 'app'))), 'the valid orders')
   },

@@ -40,8 +40,8 @@ Examples:
 
 export const BENCH_USAGE = `Usage: npm run bench -- [--quick] [--only ID,ID...]
 
-Runs every scenario of the benchmark protocol (../shared/bench-protocol.md) one after
-another and writes bench/results/latest.json, a dated copy, latest.md and latest.svg.
+Runs every scenario of the benchmark (bench/README.md) one after
+another and writes bench/results/<date>-<commit>.json, latest.md and latest.svg.
 
   --quick        short runs (finishes in under 3 minutes on 2 cores), for everyday use
   --only IDS     run only these scenarios: SCENARIOS

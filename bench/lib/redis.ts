@@ -1,20 +1,9 @@
 // The bench's own Redis connection: the lab's Redis on 127.0.0.1:6379 (the one the
 // components point at), for the raw scenario, Redis's pid and the clean-up after a run.
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 
-export const REDIS_PORT = 6379
-
-export function connect (): Redis {
-  return new Redis({
-    host: '127.0.0.1',
-    port: REDIS_PORT,
-    password: process.env.REDIS_PASSWORD || undefined,
-    // A Redis that is not there should fail the run at once, not be retried for ever.
-    maxRetriesPerRequest: 2,
-    lazyConnect: false
-  })
-}
+export { connectRedis as connect } from '../../lab/redis.ts'
 
 /** redis-server's pid (INFO server), so its CPU and memory can be read from /proc. */
 export async function redisPid (redis: Redis): Promise<number | undefined> {

@@ -102,7 +102,7 @@ export interface Goal {
   met: boolean | null
 }
 
-/** The protocol's goals (../shared/bench-protocol.md, "Goals"), judged on one run's entries. */
+/** The protocol's goals (bench/README.md, "The goals"), judged on one run's entries. */
 export function evaluateGoals (entries: ScenarioResult[]): Goal[] {
   const goals: Goal[] = []
   const raw = find(entries, 'raw')

@@ -4,6 +4,7 @@ import type { DaprClient } from '@dapr/dapr'
 import type { Config } from '../../shared/config.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { makeOrder, makePoisonOrder } from './orders.ts'
+import { publishedLine } from '../../shared/log-lines.ts'
 
 export interface PublishResult {
   accepted: number
@@ -28,7 +29,7 @@ export async function publishOrders (client: DaprClient, config: Config, log: Lo
       log.error({ err: error, orderId: order.orderId }, `Publish failed for orderId=${order.orderId}: ${String(error)}`)
     } else {
       result.accepted++
-      log.info({ orderId: order.orderId, topic: config.topic }, `Published data: ${JSON.stringify(order)}`)
+      log.info({ orderId: order.orderId, topic: config.topic }, publishedLine(order))
     }
     if (config.poisonEvery > 0 && n % config.poisonEvery === 0) {
       const poison = makePoisonOrder(n / config.poisonEvery)

@@ -4,6 +4,7 @@ import { loadConfigOrExit } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { publishOrders } from './checkout.ts'
+import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 const config = loadConfigOrExit('checkout')
 const log = createLogger(config, 'checkout')
@@ -25,7 +26,7 @@ const { accepted, failed, poison } = await publishOrders(client, config, log, st
 await client.stop()
 
 if (accepted === config.orderCount) {
-  log.info(`All ${accepted} orders were accepted by Dapr.`)
+  log.info(allAcceptedLine(accepted))
   if (poison > 0) log.warn(`Also sent ${poison} poison order(s) on purpose (POISON_EVERY=${config.poisonEvery}); look for them on the dead-letter topic.`)
 } else {
   const why = stop.signal.aborted ? 'stopped by a signal' : `${failed} publish(es) failed (see the errors above)`

@@ -7,6 +7,7 @@ import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, deadLetterTopic, subscriptions } from 
 import { memoryLedger, type Ledger } from './ledger.ts'
 import { COUNTER_NAMES, createMetrics, type CounterName, type Metrics } from './metrics.ts'
 import { registerLiveView, type FeedEvent } from './live.ts'
+import { deadLetterLine, receivedLine } from '../../shared/log-lines.ts'
 
 /** What the sidecar understands in a delivery answer (Dapr's subscriber contract). */
 export type DeliveryStatus = 'SUCCESS' | 'RETRY' | 'DROP'
@@ -266,7 +267,7 @@ export function buildApp (options: AppOptions) {
     const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
     if (latencyMs !== undefined) metrics.endToEndSeconds.observe(latencyMs / 1000)
     request.log.info({ eventId, orderId: order.orderId, traceId, latencyMs },
-      `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`)
+      receivedLine(order))
     return { status: 'SUCCESS' }
   }
 
@@ -288,7 +289,7 @@ export function buildApp (options: AppOptions) {
     count('deadLettered', { orderId, reason })
     const { deadLettered } = await metrics.counts()
     request.log.warn({ eventId, orderId, reason, deadLettered, traceId: traceIdOf(reading.event) },
-      `Dead letter #${deadLettered}: orderId=${orderId} (event ${eventId ?? 'none'}): ${reason}`)
+      deadLetterLine(deadLettered, orderId, eventId, reason))
     return { status: 'SUCCESS' }
   })
 

@@ -3,6 +3,7 @@
 // order-processor was not running delivered when it starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Lab, expectEachOnce, killProcessesOf, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 // What a broker keeps for a subscriber that has never connected: Redis Streams (the
 // group starts at the stream's beginning), Kafka (initialOffset: oldest) and JetStream
@@ -44,7 +45,7 @@ for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDow
       topics.push(topic)
       const lab = start(topic, {}, [])
       await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab.received()).size === 19)
-      await runUntil(lab, 'the checkout to report all orders accepted', () => lab.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
+      await runUntil(lab, 'the checkout to report all orders accepted', () => lab.output.includes(allAcceptedLine(19)), 30_000)
       await lab.stop()
       expectEachOnce(lab.received(), lab.output)
     })
@@ -61,7 +62,7 @@ for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDow
       }
 
       const checkout = start(topic, {}, ['--app', 'checkout'])
-      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes('All 19 orders were accepted by Dapr.'))
+      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes(allAcceptedLine(19)))
       await checkout.stop()
       expect(checkout.received()).toEqual([])
 
@@ -79,13 +80,13 @@ for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDow
       await first.stop()
 
       const checkout = start(topic, { ORDER_COUNT: '19' }, ['--app', 'checkout'])
-      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes('All 19 orders were accepted by Dapr.'))
+      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes(allAcceptedLine(19)))
       await checkout.stop()
 
       // The broker pushes the 19 queued orders the moment the sidecar connects, before a
       // new order can be published; had any been handled, it would show up first.
       const again = start(topic, { ORDER_COUNT: '1' }, [])
-      await runUntil(again, 'a new order 1 to arrive', () => again.received().includes(1) && again.output.includes('All 1 orders were accepted by Dapr.'))
+      await runUntil(again, 'a new order 1 to arrive', () => again.received().includes(1) && again.output.includes(allAcceptedLine(1)))
       await again.stop()
       expect(again.received()).toEqual([1])
     })

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import { Lab, REPO, expectEachOnce, runUntil, uniqueTopic } from './lab.ts'
+import { isDeadLetterLine } from '../../shared/log-lines.ts'
 
 describe('npm start -- --declarative', () => {
   const topic = uniqueTopic()
@@ -30,6 +31,6 @@ describe('npm start -- --declarative', () => {
 
     await lab.stop()
     expectEachOnce(lab.received(), lab.output)
-    expect(lab.lines.filter((l) => l.includes('Dead letter #'))).toHaveLength(1)
+    expect(lab.lines.filter(isDeadLetterLine)).toHaveLength(1)
   })
 })

@@ -11,8 +11,10 @@ import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
   Lab, REPO, expectEachOnce, findProcess, killHard, processedOrderIds,
-  redisCli, respawn, runUntil, uniqueTopic, until
+  respawn, runUntil, uniqueTopic, until
 } from './lab.ts'
+import { withRedis } from '../../lab/redis.ts'
+import { allAcceptedLine, isDeadLetterLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -37,9 +39,9 @@ function restart (image: Parameters<typeof respawn>[0]): { lines: string[], chil
   return { lines, child }
 }
 
-const published = (lab: Lab) => lab.lines.filter((l) => l.includes('Published data:')).length
-const receivedIn = (lines: string[]) => lines.flatMap((l) => /Subscriber received: orderId=(\d+),/.exec(l)?.[1] ?? []).map(Number)
-const deadLettersIn = (lines: string[]) => lines.filter((l) => l.includes('Dead letter #'))
+const published = (lab: Lab) => lab.lines.filter(isPublishedLine).length
+const receivedIn = receivedOrderIds
+const deadLettersIn = (lines: string[]) => lines.filter(isDeadLetterLine)
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 
 async function stats (): Promise<Record<string, number>> {
@@ -47,8 +49,10 @@ async function stats (): Promise<Record<string, number>> {
 }
 
 /** Entries the order-processor's consumer group took from `stream` and never acknowledged. */
-function pending (stream: string): number {
-  return Number(redisCli(['XPENDING', stream, 'order-processor'])[0])
+async function pending (stream: string): Promise<number> {
+  // XPENDING's summary form answers [count, smallest id, greatest id, per-consumer counts].
+  const [count] = await withRedis((r) => r.xpending(stream, 'order-processor')) as [number]
+  return Number(count)
 }
 
 /**
@@ -56,9 +60,9 @@ function pending (stream: string): number {
  * order was reported processed twice by any incarnation of the order-processor.
  */
 async function expectExactlyOnceInEffect (topic: string, n: number, lines: string[]): Promise<void> {
-  await until(`${n} orders in the ledger of ${topic}`, () => processedOrderIds(topic).length >= n, 120_000)
-    .catch((err: Error) => { throw new Error(`${err.message}; ledger has ${processedOrderIds(topic).length}\n${lines.slice(-40).join('\n')}`) })
-  expect(processedOrderIds(topic).sort((a, b) => a - b)).toEqual(range(n))
+  await until(`${n} orders in the ledger of ${topic}`, async () => (await processedOrderIds(topic)).length >= n, 120_000)
+    .catch(async (err: Error) => { throw new Error(`${err.message}; ledger has ${(await processedOrderIds(topic)).length}\n${lines.slice(-40).join('\n')}`) })
+  expect((await processedOrderIds(topic)).sort((a, b) => a - b)).toEqual(range(n))
   const times = new Map<number, number>()
   for (const id of receivedIn(lines)) times.set(id, (times.get(id) ?? 0) + 1)
   expect([...times].filter(([, count]) => count > 1), 'orders processed more than once').toEqual([])
@@ -74,7 +78,7 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     const app = findProcess(topic, 'src/server.ts')
     await killHard(app.pid)
     const publishedWhenKilled = published(lab)
-    expect(processedOrderIds(topic).length).toBeLessThan(MANY)
+    expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
 
     await runUntil(lab, '50 orders published while the order-processor is down', () => published(lab) >= publishedWhenKilled + 50)
     // Down for longer than the delivery retries last (resiliency.yaml, about 8-12 s): the
@@ -86,7 +90,7 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     await expectExactlyOnceInEffect(topic, MANY, [...lab.lines, ...again.lines])
     expect(receivedIn(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
     expect(deadLettersIn([...lab.lines, ...again.lines]), 'dead letters').toEqual([])
-    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(`All ${MANY} orders were accepted by Dapr.`), 30_000)
+    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
   })
 
   it('SIGKILL the order-processor\'s sidecar mid-run; the runner restarts it; each order processed exactly once in effect', async () => {
@@ -94,7 +98,7 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
     const sidecar = findProcess(topic, 'daprd', '--app-id order-processor')
     await killHard(sidecar.pid)
-    expect(processedOrderIds(topic).length).toBeLessThan(MANY)
+    expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
     await runUntil(lab, 'the runner to restart the sidecar', () => lab.output.includes('== DAPR - order-processor == daprd exited (SIGKILL) while running; restarting it'))
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
     expect(findProcess(topic, 'daprd', '--app-id order-processor').pid).not.toBe(sidecar.pid)
@@ -106,16 +110,16 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     // Restarting somebody else's Redis is not a test's business; on CI it is always ours.
     if (!ours && !process.env.CI) context.skip()
     expect(ours, 'the Redis on 6379 must be the one the project started').toBe(true)
-    expect(redisCli(['CONFIG', 'GET', 'appendonly'])).toEqual(['appendonly', 'yes'])
+    expect(await withRedis((r) => r.config('GET', 'appendonly'))).toEqual(['appendonly', 'yes'])
 
     const { lab, topic } = startLab(fast)
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
-    try { redisCli(['SHUTDOWN']) } catch { /* the connection closes as Redis exits */ }
-    await until('Redis to stop', () => { try { redisCli(['PING']); return false } catch { return true } }, 10_000)
+    await withRedis((r) => r.call('SHUTDOWN')).catch(() => { /* the connection closes as Redis exits */ })
+    await until('Redis to stop', () => withRedis((r) => r.ping()).then(() => false, () => true), 10_000)
     execFileSync('bash', ['-c', 'source scripts/common.sh && source scripts/redis.sh && redis_up'], { cwd: REPO, stdio: 'ignore' })
 
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
-    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(`All ${MANY} orders were accepted by Dapr.`), 60_000)
+    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 60_000)
   })
 
   it('poison orders mixed into a run: each reaches the dead-letter topic once, every valid order is processed, nothing loops', async () => {
@@ -132,9 +136,9 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     for (const id of poison) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
     expect(lab.lines.filter((l) => l.includes('Dropping order "poison-'))).toHaveLength(poison.length)
     // Nothing waits for a redelivery: every delivery on both topics was acknowledged.
-    await until('no unacknowledged delivery', () => pending(topic) === 0 && pending(deadLetterTopic(topic)) === 0, 30_000)
+    await until('no unacknowledged delivery', async () => await pending(topic) === 0 && await pending(deadLetterTopic(topic)) === 0, 30_000)
     expect(await stats()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0, duplicates: 0 })
-    expect(Number(redisCli(['XLEN', deadLetterTopic(topic)])[0])).toBe(poison.length)
+    expect(await withRedis((r) => r.xlen(deadLetterTopic(topic)))).toBe(poison.length)
   })
 
   it('a handler fault for a while: the orders are retried, then processed; the counts match', async () => {
@@ -158,9 +162,9 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
       expect(lab.lines.filter((l) => l.includes(`Processing orderId=${id} failed`)), `attempts for orderId=${id}`).toHaveLength(attempts)
       expect(deadLettersIn(lab.lines).filter((l) => l.includes(`orderId=${id} `) && l.includes('retry policy gave up'))).toHaveLength(1)
     }
-    await until('no unacknowledged delivery', () => pending(topic) === 0, 30_000)
+    await until('no unacknowledged delivery', async () => await pending(topic) === 0, 30_000)
     expect(await stats()).toMatchObject({ processed: 0, deadLettered: 3, retried: 3 * attempts })
-    expect(processedOrderIds(topic)).toEqual([])
+    expect(await processedOrderIds(topic)).toEqual([])
   })
 
   it('with APP_API_TOKEN and DAPR_API_TOKEN set, the lab still works and calls without the tokens are refused', async () => {
@@ -175,7 +179,7 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     expect((await post({ 'dapr-api-token': 'guess' })).status).toBe(401)
     expect((await fetch('http://127.0.0.1:6001/dapr/subscribe')).status).toBe(401)
     expect((await fetch('http://127.0.0.1:6001/dapr/subscribe', { headers: { 'dapr-api-token': 'app-token-e2e' } })).status).toBe(200)
-    expect(processedOrderIds(topic)).not.toContain(99)
+    expect(await processedOrderIds(topic)).not.toContain(99)
 
     const sidecar = findProcess(topic, 'daprd', '--app-id order-processor')
     const port = sidecar.argv[sidecar.argv.indexOf('--dapr-http-port') + 1]

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Lab, REPO, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 type Kind = 'lab-run' | 'lab-look' | 'lab-during' | 'lab-check'
 interface Exercise { n: number, title: string, blocks: Array<{ kind: Kind, command: string }> }
@@ -81,11 +82,11 @@ describe('LAB.md, every exercise as written', () => {
       })
 
       const lines = () => [...(lab?.lines ?? []), ...extra]
-      const received = () => lines().filter((l) => /Subscriber received: orderId=\d+,/.test(l)).length
-      const deadLetters = () => lines().filter((l) => l.includes('Dead letter #')).length
+      const received = () => receivedOrderIds(lines()).length
+      const deadLetters = () => lines().filter(isDeadLetterLine).length
       if (lab) {
         await runUntil(lab, `the exercise's run to finish (${want.received} received, ${want.deadLetters ?? 0} dead letters)`,
-          () => lab!.output.includes('All 19 orders were accepted by Dapr.') && received() >= want.received! && deadLetters() >= (want.deadLetters ?? 0), 150_000)
+          () => lab!.output.includes(allAcceptedLine(19)) && received() >= want.received! && deadLetters() >= (want.deadLetters ?? 0), 150_000)
         expect(received(), 'orders received').toBe(want.received)
         expect(deadLetters(), 'dead letters').toBe(want.deadLetters ?? 0)
       }

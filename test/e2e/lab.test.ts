@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { Lab, expectEachOnce, portIsFree, processesOf, runUntil, uniqueTopic } from './lab.ts'
+import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 describe('npm start: the lab on real sidecars and a real Redis', () => {
   // A topic of its own: orders left in Redis by earlier runs cannot reach this one.
@@ -13,7 +14,7 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '50' })
 
     await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 150_000)
-    await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
+    await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
 
     // The order-processor's Prometheus counters agree with what the run sent.
     const metrics = await (await fetch('http://127.0.0.1:6001/metrics')).text()

@@ -1,15 +1,18 @@
 // Drives the lab the way a person does: `npm start` in its own process group, Ctrl+C
 // (SIGINT to the group) to stop it. Every process of a run inherits a unique
 // ORDERS_TOPIC, which is how a test finds what a run left behind.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
+import type { Redis } from 'ioredis'
 import { imageOf, processesOfTopic, type ProcessImage } from '../../scripts/processes.ts'
+import { withRedis } from '../../lab/redis.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
+import { receivedOrderIds } from '../../shared/log-lines.ts'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -46,7 +49,7 @@ export class Lab {
 
   /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
   received (): number[] {
-    return this.lines.flatMap((l) => /== APP - order-processor ==.*Subscriber received: orderId=(\d+),/.exec(l)?.[1] ?? []).map(Number)
+    return receivedOrderIds(this.lines.filter((l) => l.startsWith('== APP - order-processor == ')))
   }
 
   /**
@@ -58,7 +61,7 @@ export class Lab {
     killProcessesOf(this.topic)
     for (const stream of [this.topic, deadLetterTopic(this.topic)]) await deleteRedisKey(stream).catch(() => {})
     for (const app of ['order-processor', 'shipping']) {
-      try { deleteLedger(this.topic, app) } catch { /* Redis is gone: nothing to delete */ }
+      await deleteLedger(this.topic, app).catch(() => { /* Redis is gone: nothing to delete */ })
     }
   }
 
@@ -96,14 +99,8 @@ export function portIsFree (port: number, host = '127.0.0.1'): Promise<boolean> 
 }
 
 /** Deletes a run's stream (Redis Streams keys are named after the topic). */
-export function deleteRedisKey (key: string, port = 6379): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: '127.0.0.1', port }, () => {
-      socket.end(`*2\r\n$3\r\nDEL\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`)
-    })
-    socket.once('data', () => { socket.destroy(); resolve() })
-    socket.once('error', reject)
-  })
+export async function deleteRedisKey (key: string): Promise<void> {
+  await withRedis((r) => r.del(key))
 }
 
 const ALL_ORDERS = Array.from({ length: 19 }, (_, i) => i + 1)
@@ -152,10 +149,16 @@ export function resetMqttSession (clientId: string, port = 1883): Promise<void> 
   })
 }
 
-/** Runs redis-cli with `args`, feeding it `input` (one command a line); returns its output lines. */
-export function redisCli (args: string[], input?: string): string[] {
-  const out = execFileSync('redis-cli', ['-p', '6379', ...args], { input, encoding: 'utf8', maxBuffer: 64 << 20 })
-  return out.split('\n').filter((l) => l !== '')
+/** Every key matching `pattern` (SCAN, not KEYS: Redis is not blocked). */
+async function keysMatching (redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
 }
 
 /**
@@ -163,16 +166,20 @@ export function redisCli (args: string[], input?: string): string[] {
  * every event recorded as processed (Dapr's Redis state store keeps key K of app A in the
  * hash "A||K", the value as JSON in its "data" field).
  */
-export function processedOrderIds (topic: string): number[] {
-  const keys = redisCli(['--scan', '--pattern', `order-processor||processed:${topic}:*`])
-  if (keys.length === 0) return []
-  return redisCli([], keys.map((k) => `HGET ${k} data\n`).join('')).map((data) => (JSON.parse(data) as { orderId: number }).orderId)
+export async function processedOrderIds (topic: string): Promise<number[]> {
+  return await withRedis(async (r) => {
+    const keys = await keysMatching(r, `order-processor||processed:${topic}:*`)
+    const values = await Promise.all(keys.map((k) => r.hget(k, 'data')))
+    return values.map((data) => (JSON.parse(data!) as { orderId: number }).orderId)
+  })
 }
 
 /** Deletes an app's ledger entries for a topic. */
-export function deleteLedger (topic: string, appId = 'order-processor'): void {
-  const keys = redisCli(['--scan', '--pattern', `${appId}||*:${topic}:*`])
-  if (keys.length > 0) redisCli([], keys.map((k) => `DEL ${k}\n`).join(''))
+export async function deleteLedger (topic: string, appId = 'order-processor'): Promise<void> {
+  await withRedis(async (r) => {
+    const keys = await keysMatching(r, `${appId}||*:${topic}:*`)
+    if (keys.length > 0) await r.del(...keys)
+  })
 }
 
 /** The one process of a run whose command line contains every `parts`. */

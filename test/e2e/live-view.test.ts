@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Lab, REPO, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 function findChromium (): string | undefined {
   for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
@@ -52,6 +53,6 @@ describe.skipIf(skipBroker('chromium'))('the live view (GET /) in headless Chrom
     const dir = join(REPO, '.dapr', 'screenshots')
     mkdirSync(dir, { recursive: true })
     await page.screenshot({ path: join(dir, 'live-view.png') })
-    await runUntil(lab, 'the checkout to finish', () => lab!.output.includes('All 19 orders were accepted by Dapr.'), 30_000)
+    await runUntil(lab, 'the checkout to finish', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
   })
 })

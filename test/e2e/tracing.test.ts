@@ -6,7 +6,8 @@
 // puts its span's traceparent into the CloudEvent, which Redis keeps in the topic's stream.
 import { afterAll, describe, expect, it } from 'vitest'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { Lab, portIsFree, processesOf, redisCli, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { Lab, portIsFree, processesOf, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { cloudEventOf, withRedis, type StreamEntry } from '../../lab/redis.ts'
 
 const ZIPKIN = 'http://127.0.0.1:9411'
 
@@ -33,11 +34,10 @@ async function trace (traceId: string): Promise<Span[]> {
 }
 
 /** orderId -> the trace and span ids of its publish, from the CloudEvents in the topic's stream. */
-function publishedTraceparents (topic: string): Map<number, { traceId: string, spanId: string }> {
+async function publishedTraceparents (topic: string): Promise<Map<number, { traceId: string, spanId: string }>> {
   const found = new Map<number, { traceId: string, spanId: string }>()
-  for (const line of redisCli(['XRANGE', topic, '-', '+'])) {
-    if (!line.startsWith('{')) continue
-    const event = JSON.parse(line) as { data?: { orderId?: number }, traceparent?: string }
+  for (const entry of await withRedis((r) => r.xrange(topic, '-', '+') as Promise<StreamEntry[]>)) {
+    const event = (cloudEventOf(entry) ?? {}) as { data?: { orderId?: number }, traceparent?: string }
     const [, traceId, spanId] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-/.exec(event.traceparent ?? '') ?? []
     if (event.data?.orderId !== undefined && traceId && spanId) found.set(event.data.orderId, { traceId, spanId })
   }
@@ -61,7 +61,7 @@ describe.skipIf(skipBroker('zipkin'))('npm start -- --tracing: publish and deliv
     expect(lab.output).toContain(`UI: ${ZIPKIN}/zipkin/`)
     if (!zipkinWasRunning) expect(lab.output).toContain('[lab] starting Zipkin')
 
-    const published = publishedTraceparents(topic)
+    const published = await publishedTraceparents(topic)
     expect([...published.keys()].sort((a, b) => a - b), 'orders with a traceparent in the stream').toEqual(Array.from({ length: 19 }, (_, i) => i + 1))
     expect(new Set([...published.values()].map((p) => p.traceId)).size, 'one trace per order').toBe(19)
 
