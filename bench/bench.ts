@@ -17,13 +17,22 @@ import { parseBenchArgs, UsageError, benchUsage, type BenchArgs } from './lib/ar
 import { DeliveryLog } from './lib/deliveries.ts'
 import { endProgress, measure, progressPrinter, type Measurement } from './lib/measure.ts'
 import { makeBenchOrder, paddingFor } from './lib/order.ts'
-import { Meter, processesOfTopic, type NamedProcess } from './lib/procs.ts'
+import { Meter, processesUnder, type NamedProcess } from './lib/procs.ts'
 import { daprClient, daprSender, rawSender, type PublishPlan, type Sender } from './lib/publish.ts'
 import { cleanupTopic, connect, redisPid } from './lib/redis.ts'
 import { benchMarkdown, benchSvg } from './lib/report.ts'
 import { addRatios, brokenEntry, entryFrom, evaluateGoals, type BenchResults, type Group, type Machine, type ScenarioResult } from './lib/results.ts'
 import { BASE_APP_PORT, BENCH_DIR, DaprRun, DEFAULT_TUNING, REPO, type PubsubTuning, type RunOptions } from './lib/run.ts'
 import { round } from './lib/stats.ts'
+import { checkBeforeStart } from '../lab/commands/doctor.ts'
+import { makePlan } from '../lab/plan.ts'
+import { ProcessWatch } from '../lab/processes.ts'
+import { readRunFile, writeRunFile } from '../lab/run-file.ts'
+import { RUNNER } from '../lab/run/supervise.ts'
+import { ensureDaprRuntime } from '../lab/services/dapr-runtime.ts'
+import { redis as redisService } from '../lab/services/redis.ts'
+import { PORTS } from '../lab/settings.ts'
+import { receivedOrderId } from '../shared/log-lines.ts'
 
 const SCENARIOS = ['raw', 'dapr-http', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
 type Scenario = typeof SCENARIOS[number]
@@ -224,7 +233,7 @@ async function daprScenarios (): Promise<void> {
     await grpc.start()
     const topic = run.options.topic
     const sendHttp = daprSender(http, topic)
-    const processes = [self, ...run.processes(), ...redisProcess]
+    const processes = [self, ...(await run.processes()), ...redisProcess]
     await warmUp(sendHttp, deliveries, ids)
     const throughput = async (name: string, description: string, send: Sender, batch: number, concurrency: number) => {
       const m = await measured(name, send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency, batch, padding }, deliveries, processes)
@@ -277,7 +286,7 @@ async function bulkSubscribeScenario (): Promise<void> {
     const http = daprClient('http', run.publisherSidecar)
     await http.start()
     const send = daprSender(http, run.options.topic)
-    const processes = [self, ...run.processes(), ...redisProcess]
+    const processes = [self, ...(await run.processes()), ...redisProcess]
     await warmUp(send, deliveries, ids, 100)
     const m = await measured(name, send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: BULK_CONCURRENCY, batch: 100, padding }, deliveries, processes)
     results.push(entryFrom(name, 'dapr', description, m))
@@ -298,7 +307,7 @@ async function peerScenario (): Promise<void> {
     await http.start()
     const send = daprSender(http, run.options.topic)
     await warmUp(send, deliveries, ids)
-    const m = await measured('peer', send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...run.processes(), ...redisProcess])
+    const m = await measured('peer', send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...(await run.processes()), ...redisProcess])
     results.push(entryFrom('peer', 'peer', description, m))
     await http.stop()
   })
@@ -313,7 +322,7 @@ async function scaleScenarios (): Promise<void> {
       await http.start()
       const send = daprSender(http, run.options.topic)
       await warmUp(send, deliveries, ids)
-      const m = await measured(name, send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...run.processes(), ...redisProcess])
+      const m = await measured(name, send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...(await run.processes()), ...redisProcess])
       results.push(entryFrom(name, 'scale', description, m))
       await http.stop()
     })
@@ -345,7 +354,7 @@ async function handlerScenarios (): Promise<void> {
         })
         server.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before it was ready: ${stderr.slice(-300)}`)))
       })
-      const processes = processesOfTopic(topic)
+      const processes = await processesUnder(server.pid!)
       const run = (seconds: number) => {
         let n = 0
         return autocannon({
@@ -399,43 +408,39 @@ async function handlerScenarios (): Promise<void> {
 // --- startup: warm `npm start` to the first delivered order ----------------------------------
 
 /**
- * What `npm start` does once set up, with the lab's own dapr.yaml (tracing config, pretty
- * logs, the real checkout publishing order 1 at once), only the order-processor on port
- * 7001 instead of 6001: setup.sh (npm and Dapr checks), the doctor's checks and plan,
- * Redis check, then the runner; timed until the order-processor logs order 1. npm's own
- * start-up (~0.3 s) is not included.
+ * What a warm `npm start` does, with the lab's own dapr.yaml (tracing config, pretty logs,
+ * the real checkout publishing order 1 at once), only the order-processor on port 7001
+ * instead of 6001: the plan, the Dapr runtime found, the doctor's checks, Redis checked,
+ * then the project's runner; timed until the order-processor logs order 1. npm's own
+ * start-up (~0.3 s) and the TypeScript loader of the tool are not included.
  */
 async function startupScenario (): Promise<void> {
   const topic = uniqueTopic()
   const dir = join(BENCH_DIR, topic)
-  mkdirSync(dir, { recursive: true })
-  const { parse, stringify } = await import('yaml')
-  const spec = parse(readFileSync(join(REPO, 'dapr.yaml'), 'utf8')) as { common: Record<string, unknown>, apps: Array<Record<string, unknown>> }
-  spec.common.resourcesPath = join(REPO, 'components')
-  if (typeof spec.common.configFilePath === 'string') spec.common.configFilePath = join(REPO, spec.common.configFilePath)
-  for (const app of spec.apps) {
-    app.appDirPath = join(REPO, String(app.appDirPath))
-    if (app.appPort === 6001) app.appPort = BASE_APP_PORT
-  }
-  const runFile = join(dir, 'dapr.yaml')
-  writeFileSync(runFile, stringify(spec))
-  const description = 'the steps of a warm `npm start` (setup.sh, doctor, Redis check, runner) with dapr.yaml on port 7001, to the first order logged'
+  const description = 'the steps of a warm `npm start` (plan, runtime, doctor, Redis check, runner) with dapr.yaml on port 7001, to the first order logged'
   const t0 = Date.now()
-  // start.sh's planning step: the doctor's checks (which also work out lab-run.ts's plan).
+  const plan = makePlan({}, { ...process.env, ORDERS_TOPIC: topic })
+  const runtime = await ensureDaprRuntime()
   // Its verdict is about port 6001, which the e2e tests may hold; the time is what counts.
-  const plan = existsSync(join(REPO, 'scripts', 'doctor.ts'))
-    ? '{ node --import tsx scripts/doctor.ts --before-start >/dev/null 2>&1 || true; }'
-    : 'node --import tsx scripts/lab-run.ts >/dev/null'
-  const child = spawn('bash', ['-c', `source scripts/setup.sh && ${plan} && broker_up redis && node --import tsx scripts/multi-app-run.ts "$0"`, runFile], {
-    cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic, ORDER_COUNT: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe']
+  await checkBeforeStart(plan).catch(() => false)
+  await redisService.up()
+  const lab = readRunFile()
+  const runFile = writeRunFile(dir, {
+    ...lab,
+    common: { ...lab.common, resourcesPath: join(REPO, 'components') },
+    apps: lab.apps.map((app) => app.appPort === PORTS.orderProcessor ? { ...app, appPort: BASE_APP_PORT } : app)
+  }, 'bench/bench.ts (startup scenario)')
+  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, runFile], {
+    cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic, ORDER_COUNT: '1', DAPR_RUNTIME_PATH: runtime.root }, detached: true, stdio: ['ignore', 'pipe', 'pipe']
   })
+  const watch = new ProcessWatch(child.pid!).start()
   let firstOrderS: number | undefined
   let output = ''
   const seen = new Promise<void>((resolve) => {
     for (const stream of [child.stdout!, child.stderr!]) {
       stream.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-20_000)
-        if (firstOrderS === undefined && /== APP - order-processor ==.*Subscriber received: orderId=1\b/.test(output)) {
+        if (firstOrderS === undefined && output.split('\n').some((l) => l.startsWith('== APP - order-processor == ') && receivedOrderId(l) === 1)) {
           firstOrderS = (Date.now() - t0) / 1000
           resolve()
         }
@@ -444,10 +449,12 @@ async function startupScenario (): Promise<void> {
     child.once('exit', () => resolve())
   })
   await Promise.race([seen, sleep(60_000)])
+  await watch.look()
   try { process.kill(-child.pid!, 'SIGTERM') } catch { /* gone */ }
   const deadline = Date.now() + 30_000
-  while (processesOfTopic(topic).length > 0 && Date.now() < deadline) await sleep(100)
-  for (const p of processesOfTopic(topic)) try { process.kill(p.pid, 'SIGKILL') } catch { /* gone */ }
+  while (watch.alive().length > 0 && Date.now() < deadline) await sleep(100)
+  for (const p of watch.alive()) try { process.kill(p.pid, 'SIGKILL') } catch { /* gone */ }
+  watch.stop()
   await cleanupTopic(redis, topic).catch(() => {})
   rmSync(dir, { recursive: true, force: true })
   if (firstOrderS === undefined) {

@@ -59,7 +59,7 @@ try {
   const deliveries = new DeliveryLog(run.appLogDir)
   const padding = paddingFor(args.payload)
   const plan = { rate: args.rate, concurrency: args.concurrency, batch: args.bulk, padding }
-  const processes = [{ pid: process.pid, name: 'publisher (this tool)' }, ...run.processes(), ...(pid ? [{ pid, name: 'redis-server' }] : [])]
+  const processes = [{ pid: process.pid, name: 'publisher (this tool)' }, ...(await run.processes()), ...(pid ? [{ pid, name: 'redis-server' }] : [])]
 
   say(`warm-up: ${WARMUP} orders (not counted)`)
   await measure(send, { ...plan, rate: 0, firstId: 1, count: WARMUP }, deliveries, { idleMs: 10_000, processes: [], signal: stop.signal })

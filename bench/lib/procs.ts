@@ -1,9 +1,10 @@
-// CPU time and memory of the processes of a run, straight from /proc (Linux): no agent,
-// nothing that adds load of its own. Each process a run starts inherits its unique
-// ORDERS_TOPIC, which is how they are found (scripts/processes.ts).
+// CPU time and memory of the processes of a run, read from /proc: the benchmark measures on
+// Linux, where its figures are taken, with no agent and nothing that adds load of its own.
+// The processes of a run are found as the process tree under its runner (ps-list).
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { processesOfTopic as runProcesses } from '../../scripts/processes.ts'
+import { pidToPorts } from 'pid-port'
+import { descendantsOf, listProcesses } from '../../lab/processes.ts'
 
 /** Clock ticks per second of utime/stime in /proc/<pid>/stat (USER_HZ, nearly always 100). */
 export const CLK_TCK = (() => {
@@ -42,7 +43,7 @@ export interface NamedProcess { pid: number, name: string }
  * port, so several instances stay apart), or an app (by its script). undefined for the
  * rest (shells, npm).
  */
-export function roleOf (argv: string[], env: string): string | undefined {
+export function roleOf (argv: string[], port?: number): string | undefined {
   const joined = argv.join(' ')
   const exe = argv[0] ?? ''
   if (joined.includes('multi-app-run.ts')) return 'runner'
@@ -55,14 +56,16 @@ export function roleOf (argv: string[], env: string): string | undefined {
   const script = argv.find((a) => a.endsWith('.ts'))
   if (script === undefined) return undefined
   const name = script.endsWith('subscriber/src/server.ts') ? 'order-processor' : script.split('/').pop()!.replace(/\.ts$/, '')
-  const port = /(?:^|\0)APP_PORT=(\d+)/.exec(env)?.[1]
   return port ? `${name}:${port}` : name
 }
 
-/** The processes whose environment holds ORDERS_TOPIC=<topic>, named by roleOf. */
-export function processesOfTopic (topic: string): NamedProcess[] {
-  return runProcesses(topic).flatMap(({ pid, argv, env }) => {
-    const name = roleOf(argv, `\0${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\0')}`)
+/** `root` and the processes under it, named by roleOf (an app by the port it listens on). */
+export async function processesUnder (root: number): Promise<NamedProcess[]> {
+  const procs = await listProcesses()
+  const tree = [...procs.filter((p) => p.pid === root), ...descendantsOf(root, procs)]
+  const ports = await pidToPorts(tree.map((p) => p.pid)).catch(() => new Map<number, Set<number>>())
+  return tree.flatMap(({ pid, cmd }) => {
+    const name = roleOf(cmd.split(/\s+/), [...ports.get(pid) ?? []].sort((a, b) => a - b)[0])
     return name === undefined ? [] : [{ pid, name }]
   }).sort((a, b) => a.name.localeCompare(b.name))
 }

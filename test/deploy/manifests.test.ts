@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { PUBSUB_NAME, STATE_STORE_NAME, DEFAULT_TOPIC, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
+import { freePort } from '../../lab/ports.ts'
 import {
   REPO, KUBERNETES_VERSION, daprVersion, goModuleDir, provisionKustomize, render, loadValidator,
   injectorAnnotations, componentFields, parseDockerfile,
@@ -603,13 +604,6 @@ describe('deploy/Dockerfile', () => {
 
 const port = (server: Server): number => (server.address() as { port: number }).port
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const p = port(server)
-  await new Promise(resolve => server.close(resolve))
-  return p
-}
 
 async function run (cwd: string, args: string[], extraEnv: Record<string, string>): Promise<{ code: number | null, output: string }> {
   const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH, NODE_ENV: 'production', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })

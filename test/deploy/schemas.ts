@@ -1,5 +1,5 @@
 // What the deploy test needs from outside the repository, all from package registries and
-// cached outside it: kustomize (scripts/kustomize.sh), and three Go modules fetched with
+// cached outside it: kustomize (lab/services/kustomize.ts), and three Go modules fetched with
 // `go mod download` into Go's module cache:
 //   - k8s.io/kubernetes: the Kubernetes API's OpenAPI v3 documents (api/openapi-spec/v3),
 //     the schemas the API server itself validates objects against;
@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Ajv, type ValidateFunction } from 'ajv'
 import { parse, parseAllDocuments } from 'yaml'
+import { DAPR_VERSION } from '../../lab/settings.ts'
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
 
@@ -23,12 +24,9 @@ export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, ''
  */
 export const KUBERNETES_VERSION = 'v1.34.4'
 
-/** The Dapr version of the local run (scripts/provision-dapr.sh builds daprd from it). */
+/** The Dapr version of the local run (lab/services/dapr-runtime.ts builds daprd from it). */
 export function daprVersion (): string {
-  const script = readFileSync(join(REPO, 'scripts/provision-dapr.sh'), 'utf8')
-  const version = /^DAPR_VERSION=(\S+)$/m.exec(script)?.[1]
-  if (!version) throw new Error('DAPR_VERSION=... not found in scripts/provision-dapr.sh')
-  return `v${version}`
+  return `v${DAPR_VERSION}`
 }
 
 /** `go mod download` of module@version; its directory in Go's module cache. */
@@ -53,20 +51,27 @@ export function goModuleDir (module: string, version: string): string {
   return info.Dir
 }
 
-/** scripts/kustomize.sh: finds or builds kustomize; the binary's path. */
+/**
+ * lab/services/kustomize.ts: finds or builds kustomize; the binary's path. Run in a child
+ * node, as kustomize() is async and the test's beforeAll (which calls this) is not.
+ */
 export function provisionKustomize (): string {
+  const program = "import('./lab/services/kustomize.ts').then(m => m.kustomize()).then(bin => console.log(bin), err => { console.error(err.message); process.exit(1) })"
   let out: string
   try {
-    out = execFileSync('bash', [join(REPO, 'scripts/kustomize.sh')], {
+    out = execFileSync(process.execPath, ['--import', 'tsx', '-e', program], {
+      cwd: REPO,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
       timeout: 600_000
     })
   } catch (err) {
-    throw new Error(`scripts/kustomize.sh could not provide kustomize (its messages are above): ${(err as Error).message}`)
+    // Not err.message: it repeats the program above.
+    const e = err as { status?: number | null, signal?: string | null }
+    throw new Error(`lab/services/kustomize.ts could not provide kustomize (its messages are above; ${e.signal ?? `exit code ${e.status}`})`)
   }
   const bin = out.trim().split('\n').pop()
-  if (!bin || !existsSync(bin)) throw new Error(`scripts/kustomize.sh printed no kustomize binary: ${JSON.stringify(out)}`)
+  if (!bin || !existsSync(bin)) throw new Error(`lab/services/kustomize.ts gave no kustomize binary: ${JSON.stringify(out)}`)
   return bin
 }
 

@@ -2,7 +2,7 @@
 // change: 19 orders each received exactly once, and orders published while the
 // order-processor was not running delivered when it starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab, expectEachOnce, killProcessesOf, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { Lab, expectEachOnce, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 // What a broker keeps for a subscriber that has never connected: Redis Streams (the
@@ -35,8 +35,7 @@ for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDow
     const resetSession = async () => { if (name === 'mqtt') await resetMqttSession('order-processor') }
     beforeAll(resetSession)
     afterAll(async () => {
-      for (const lab of labs) await lab.stop({ ms: 15_000 }).catch(() => {})
-      for (const topic of topics) killProcessesOf(topic)
+      for (const lab of labs) await lab.dispose()
       await resetSession()
     })
 

@@ -2,18 +2,18 @@
 // middle of a run, corrupt orders, make the handler fail, and count what was processed.
 // "Processed" is what the order-processor's ledger (the Dapr state store) holds: one entry
 // per event, written at the moment an order counts as done.
-import { execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, expectEachOnce, findProcess, killHard, processedOrderIds,
-  respawn, runUntil, uniqueTopic, until
+  Lab, REPO, expectEachOnce, killHard, processedOrderIds, runUntil, uniqueTopic, until
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
+import { newestLog } from '../../lab/run/logs.ts'
+import { labRedisPid, redis } from '../../lab/services/redis.ts'
+import { flagOf } from '../../lab/processes.ts'
 import { allAcceptedLine, isDeadLetterLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -28,15 +28,15 @@ function startLab (env: Record<string, string>): { lab: Lab, topic: string } {
   return { lab, topic }
 }
 
-/** Starts a killed process again and stops it when the test ends. */
-function restart (image: Parameters<typeof respawn>[0]): { lines: string[], child: ChildProcess } {
-  const lines: string[] = []
-  const child = respawn(image, lines)
-  cleanups.push(async () => {
-    try { process.kill(-child.pid!, 'SIGTERM') } catch { /* gone */ }
-    await until('the restarted process to exit', () => child.exitCode !== null || child.signalCode !== null, 15_000)
-  })
-  return { lines, child }
+/**
+ * `npm run lab:crash -- SECONDS` beside the run, as LAB.md's exercise 5 has it: kills the
+ * order-processor, starts it again after SECONDS (its output is this Lab's); stopped when
+ * the test ends.
+ */
+function crash (lab: Lab, seconds: number): Lab {
+  const crasher = new Lab(lab.topic, {}, [String(seconds)], REPO, ['npm', 'run', 'lab:crash'])
+  cleanups.push(() => crasher.dispose())
+  return crasher
 }
 
 const published = (lab: Lab) => lab.lines.filter(isPublishedLine).length
@@ -75,18 +75,17 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
   it('SIGKILL the order-processor mid-run; orders published while it is down are delivered once it is started again; each processed exactly once in effect', async () => {
     const { lab, topic } = startLab(fast)
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
-    const app = findProcess(topic, 'src/server.ts')
-    await killHard(app.pid)
+    // Down for longer than the delivery retries last (resiliency.yaml, about 8-12 s): the
+    // sidecar's app health check must pause delivery, or those orders would be dead-lettered.
+    const again = crash(lab, 18)
+    await runUntil(again, 'lab:crash to kill the order-processor', () => again.output.includes('Killed the order-processor'), 30_000)
     const publishedWhenKilled = published(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
 
     await runUntil(lab, '50 orders published while the order-processor is down', () => published(lab) >= publishedWhenKilled + 50)
-    // Down for longer than the delivery retries last (resiliency.yaml, about 8-12 s): the
-    // sidecar's app health check must pause delivery, or those orders would be dead-lettered.
-    const sidecarLog = /Starting Dapr sidecar for order-processor .*; log: (\S+)/.exec(lab.output)![1]!
+    const sidecarLog = newestLog('subscriber', 'order-processor', 'daprd')!
     await until('the sidecar to see the order-processor unhealthy', () => readFileSync(sidecarLog, 'utf8').includes('App entered un-healthy status'), 15_000)
-    await sleep(15_000)
-    const again = restart(app)
+    await runUntil(again, 'lab:crash to start it again', () => again.output.includes('Started it again'), 30_000)
     await expectExactlyOnceInEffect(topic, MANY, [...lab.lines, ...again.lines])
     expect(receivedIn(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
     expect(deadLettersIn([...lab.lines, ...again.lines]), 'dead letters').toEqual([])
@@ -96,17 +95,16 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
   it('SIGKILL the order-processor\'s sidecar mid-run; the runner restarts it; each order processed exactly once in effect', async () => {
     const { lab, topic } = startLab(fast)
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
-    const sidecar = findProcess(topic, 'daprd', '--app-id order-processor')
+    const sidecar = await lab.find('daprd', '--app-id order-processor')
     await killHard(sidecar.pid)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
     await runUntil(lab, 'the runner to restart the sidecar', () => lab.output.includes('== DAPR - order-processor == daprd exited (SIGKILL) while running; restarting it'))
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
-    expect(findProcess(topic, 'daprd', '--app-id order-processor').pid).not.toBe(sidecar.pid)
+    expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(sidecar.pid)
   })
 
   it('restart Redis mid-run (AOF persistence on): each order processed exactly once in effect, every publish accepted', async (context) => {
-    const pidFile = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, '.cache'), 'dapr-pubsub-lab', 'redis', 'redis.pid')
-    const ours = existsSync(pidFile) && existsSync(`/proc/${readFileSync(pidFile, 'utf8').trim()}`)
+    const ours = await labRedisPid() !== undefined
     // Restarting somebody else's Redis is not a test's business; on CI it is always ours.
     if (!ours && !process.env.CI) context.skip()
     expect(ours, 'the Redis on 6379 must be the one the project started').toBe(true)
@@ -116,7 +114,7 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
     await withRedis((r) => r.call('SHUTDOWN')).catch(() => { /* the connection closes as Redis exits */ })
     await until('Redis to stop', () => withRedis((r) => r.ping()).then(() => false, () => true), 10_000)
-    execFileSync('bash', ['-c', 'source scripts/common.sh && source scripts/redis.sh && redis_up'], { cwd: REPO, stdio: 'ignore' })
+    expect(await redis.up()).toEqual({ started: true })
 
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
     await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 60_000)
@@ -181,8 +179,7 @@ describe('delivery guarantees (real sidecars, Redis)', () => {
     expect((await fetch('http://127.0.0.1:6001/dapr/subscribe', { headers: { 'dapr-api-token': 'app-token-e2e' } })).status).toBe(200)
     expect(await processedOrderIds(topic)).not.toContain(99)
 
-    const sidecar = findProcess(topic, 'daprd', '--app-id order-processor')
-    const port = sidecar.argv[sidecar.argv.indexOf('--dapr-http-port') + 1]
+    const port = flagOf((await lab.find('daprd', '--app-id order-processor')).cmd, '--dapr-http-port')
     expect((await fetch(`http://127.0.0.1:${port}/v1.0/metadata`)).status).toBe(401)
     expect((await fetch(`http://127.0.0.1:${port}/v1.0/metadata`, { headers: { 'dapr-api-token': 'dapr-token-e2e' } })).status).toBe(200)
   })

@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { REPO, processesOf, uniqueTopic, until } from './lab.ts'
+import { freePort } from '../../lab/ports.ts'
+import { REPO, runTracked, uniqueTopic, until } from './lab.ts'
 
 const temps: string[] = []
 afterAll(() => { for (const dir of temps) rmSync(dir, { recursive: true, force: true }) })
@@ -18,16 +19,6 @@ function tempDir (prefix: string): string {
   return dir
 }
 
-/** A port nothing listens on right now. */
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * A copy of the project, as swap-broker.test.ts makes one. Its order-processor gets a port
@@ -55,7 +46,7 @@ function edit (dir: string, file: string, from: string, to: string): void {
 function doctor (dir: string, args: string[] = [], env: Record<string, string | undefined> = {}) {
   const merged: Record<string, string> = {}
   for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) merged[k] = v
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/doctor.ts', ...args], { cwd: dir, env: merged, encoding: 'utf8', timeout: 30_000 })
+  const run = spawnSync(process.execPath, ['lab/bootstrap.mjs', 'doctor', ...args], { cwd: dir, env: merged, encoding: 'utf8', timeout: 30_000 })
   const lines = run.stdout.split('\n').filter(Boolean)
   /** The one output line that contains `text`. */
   const line = (text: string) => {
@@ -107,9 +98,9 @@ describe('npm run doctor', () => {
 
   it('the lab\'s own broker is not running: npm start will start it, exit code 0', async () => {
     const { dir } = await copyProject()
-    // The copy's lab Redis listens on a port where nothing runs (scripts/redis.sh says where).
+    // The copy's lab Redis listens on a port where nothing runs (lab/settings.ts says where).
     const port = await freePort()
-    edit(dir, 'scripts/redis.sh', 'REDIS_PORT=6379', `REDIS_PORT=${port}`)
+    edit(dir, 'lab/settings.ts', 'redis: 6379,', `redis: ${port},`)
     edit(dir, 'components/redis.yaml', 'value: localhost:6379', `value: localhost:${port}`)
     edit(dir, 'components/statestore.yaml', 'value: localhost:6379', `value: localhost:${port}`)
     const run = doctor(dir)
@@ -184,12 +175,12 @@ describe('npm run doctor', () => {
 
   it('lab processes of an earlier run: listed with their pids and `npm run stop`, not blocking', async () => {
     const { dir } = await copyProject()
-    // Looks like a left-over order-processor of the copy: its command line and working directory.
-    const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'src/server.ts'], { cwd: join(dir, 'subscriber'), stdio: 'ignore' })
+    // Looks like a left-over runner of the copy (the project's runner, in its command line).
+    const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', join(dir, 'lab', 'run', 'multi-app-run.ts')], { stdio: 'ignore' })
     try {
       await until('the left-over process to start', () => leftover.pid !== undefined, 5_000)
       const run = doctor(dir)
-      expect(run.line('lab process')).toMatch(new RegExp(`^warn {5}1 lab process is already running .*: pid ${leftover.pid} \\(node -e .* src/server\\.ts\\) — fix: \`npm run stop\`$`))
+      expect(run.line('lab process')).toMatch(new RegExp(`^warn {5}1 lab process is already running .*: pid ${leftover.pid} \\(node -e .* \\S+/lab/run/multi-app-run\\.ts\\) — fix: \`npm run stop\`$`))
       expect(run.status).toBe(0)
       // The project in REPO is another project: the copy's left-overs are not its business.
       expect(doctor(REPO).stdout).not.toContain(`pid ${leftover.pid}`)
@@ -204,13 +195,13 @@ describe('npm start runs the doctor first', () => {
     const { dir } = await copyProject()
     edit(dir, 'components/redis.yaml', 'name: orderpubsub', 'name: order-pubsub')
     const topic = uniqueTopic()
-    const run = spawnSync('npm', ['start'], { cwd: dir, env: { ...process.env, ORDERS_TOPIC: topic }, encoding: 'utf8', timeout: 60_000 })
+    const run = await runTracked('npm', ['start'], { cwd: dir, env: { ...process.env, ORDERS_TOPIC: topic } })
     expect(run.status, run.stdout + run.stderr).not.toBe(0)
     expect(run.stderr).toContain("problem  components/redis.yaml: the pub/sub component is named 'order-pubsub', but the apps publish and subscribe to 'orderpubsub' — fix: rename metadata.name in components/redis.yaml to orderpubsub")
     expect(run.stderr).toContain('[lab] npm start stopped before starting anything')
     // Nothing else was attempted, and nothing crashed.
     expect(run.stderr).not.toContain('[lab] broker:')
     expect(run.stdout + run.stderr).not.toMatch(/^\s+at /m)
-    expect(processesOf(topic)).toEqual([])
+    expect(run.left).toEqual([])
   })
 })

@@ -1,4 +1,4 @@
-// The end-to-end tests need what `npm test` provisions first (scripts/setup.sh): a Dapr
+// The end-to-end tests need what `npm test` provisions first (lab/commands/test.ts): a Dapr
 // runtime and a Redis. Say so plainly instead of failing later with a timeout.
 import { existsSync } from 'node:fs'
 import { createConnection } from 'node:net'

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, expectEachOnce, portIsFree, processesOf, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, expectEachOnce, portIsFree, runUntil, uniqueTopic } from './lab.ts'
+import { flagOf } from '../../lab/processes.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 describe('npm start: the lab on real sidecars and a real Redis', () => {
@@ -25,7 +26,7 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
     for (const name of ['duplicates', 'retried', 'dropped', 'dead_lettered']) expect(value(`orders_${name}_total`), name).toBe(0)
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0)
     // The sidecar's own metrics, on the port the runner prints: 19 orders delivered to the app.
-    const sidecarMetricsPort = /Starting Dapr sidecar for order-processor \(.*metrics (\d+)\)/.exec(lab.output)![1]
+    const sidecarMetricsPort = flagOf((await lab.find('daprd', '--app-id order-processor')).cmd, '--metrics-port')
     const sidecar = await (await fetch(`http://127.0.0.1:${sidecarMetricsPort}/metrics`)).text()
     const delivered = [...sidecar.matchAll(/^dapr_component_pubsub_ingress_count\{[^}]*process_status="success"[^}]*topic="([^"]+)"[^}]*\} (\S+)$/gm)]
     expect(delivered.filter(([, t]) => t === topic).map(([, , n]) => Number(n)), sidecar.slice(0, 2000)).toEqual([19])
@@ -36,7 +37,7 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
     expect(lab.output).toMatch(/Published data: \{"orderId":1,"customerName":"Customer 1","amount":10,"status":"Pending"\}/)
     expect(lab.output).toMatch(/Subscriber received: orderId=19, customerName=Customer 19, amount=190, status=Pending/)
 
-    expect(processesOf(topic)).toEqual([])
+    expect(await lab.processes()).toEqual([])
     expect(await portIsFree(6001)).toBe(true)
   })
 })

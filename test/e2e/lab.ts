@@ -1,15 +1,15 @@
 // Drives the lab the way a person does: `npm start` in its own process group, Ctrl+C
-// (SIGINT to the group) to stop it. Every process of a run inherits a unique
-// ORDERS_TOPIC, which is how a test finds what a run left behind.
+// (SIGINT to the group) to stop it. Every process the run ever had is watched (its
+// process tree, remembered when a parent dies), which is how a test finds what a run left
+// behind. Every run has a topic of its own, so runs cannot see each other's orders.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
 import type { Redis } from 'ioredis'
-import { imageOf, processesOfTopic, type ProcessImage } from '../../scripts/processes.ts'
+import { ProcessWatch, isAlive, type Proc } from '../../lab/processes.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import { receivedOrderIds } from '../../shared/log-lines.ts'
@@ -32,17 +32,34 @@ export async function until (what: string, check: () => boolean | Promise<boolea
 export class Lab {
   readonly lines: string[] = []
   readonly child: ChildProcess
+  readonly watch: ProcessWatch
   exitCode: number | null | undefined
 
-  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], cwd = REPO) {
-    this.child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
+  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], cwd = REPO, command = ['npm', 'start']) {
+    this.child = spawn(command[0]!, [...command.slice(1), ...(args.length ? ['--', ...args] : [])], {
       cwd,
       env: { ...process.env, ORDERS_TOPIC: topic, ...env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
+    this.watch = new ProcessWatch(this.child.pid!).start(250)
     collectLines(this.child, this.lines)
     this.child.on('exit', (code) => { this.exitCode = code })
+  }
+
+  /** Every process of the run still there (npm's own included, until it has exited). */
+  async processes (): Promise<Proc[]> {
+    await this.watch.look()
+    return [this.child.pid!, ...this.watch.alive().map((p) => p.pid)].flatMap((pid) =>
+      pid === this.child.pid ? (this.exitCode === undefined ? [{ pid, ppid: 0, name: 'npm', cmd: 'npm start' }] : []) : this.watch.alive().filter((p) => p.pid === pid))
+  }
+
+  /** The one process of the run whose command line contains every one of `parts`. */
+  async find (...parts: string[]): Promise<Proc> {
+    await this.watch.look()
+    const matches = this.watch.alive().filter((p) => parts.every((part) => p.cmd.includes(part)))
+    if (matches.length !== 1) throw new Error(`expected one process with ${parts.join(' ')}, found: ${JSON.stringify(matches)}`)
+    return matches[0]!
   }
 
   get output (): string { return this.lines.join('\n') }
@@ -58,7 +75,8 @@ export class Lab {
    */
   async dispose (): Promise<void> {
     await this.stop({ ms: 30_000 }).catch(() => {})
-    killProcessesOf(this.topic)
+    for (const p of this.watch.alive()) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
+    this.watch.stop()
     for (const stream of [this.topic, deadLetterTopic(this.topic)]) await deleteRedisKey(stream).catch(() => {})
     for (const app of ['order-processor', 'shipping']) {
       await deleteLedger(this.topic, app).catch(() => { /* Redis is gone: nothing to delete */ })
@@ -74,29 +92,31 @@ export class Lab {
     for (let i = 0; i < presses; i++) {
       try { process.kill(-this.child.pid, 'SIGINT') } catch { /* already gone */ }
     }
-    await until('every process of the run to exit after Ctrl+C', () => this.exitCode !== undefined && processesOf(this.topic).length === 0, ms)
+    await until('every process of the run to exit after Ctrl+C', async () => this.exitCode !== undefined && (await this.processes()).length === 0, ms)
+      .catch(async (err: Error) => { throw new Error(`${err.message}; left: ${JSON.stringify(await this.processes())}`) })
   }
 }
 
-/** Processes whose environment carries ORDERS_TOPIC=<topic>: what a run started. */
-export function processesOf (topic: string): string[] {
-  return processesOfTopic(topic).map((p) => `${p.pid} ${p.argv.join(' ')}`)
+/**
+ * Runs a command to its end, watching every process it starts: `left` is what outlived it
+ * (there must be nothing).
+ */
+export async function runTracked (command: string, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv }): Promise<{ status: number | null, stdout: string, stderr: string, left: Proc[] }> {
+  const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const watch = new ProcessWatch(child.pid!).start(250)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  await watch.look()
+  watch.stop()
+  const left = watch.alive()
+  for (const p of left) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
+  return { status, stdout, stderr, left }
 }
 
-/** Last resort after a failed test: nothing of the run may outlive it. */
-export function killProcessesOf (topic: string): void {
-  for (const entry of processesOf(topic)) {
-    try { process.kill(Number(entry.split(' ')[0]), 'SIGKILL') } catch {}
-  }
-}
-
-export function portIsFree (port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, host, () => server.close(() => resolve(true)))
-  })
-}
+export { portIsFree } from '../../lab/ports.ts'
 
 /** Deletes a run's stream (Redis Streams keys are named after the topic). */
 export async function deleteRedisKey (key: string): Promise<void> {
@@ -121,7 +141,7 @@ export async function runUntil (lab: Lab, what: string, done: () => boolean, ms 
 }
 
 /**
- * Whether to skip a broker's tests: scripts/test.sh lists the brokers that could not start
+ * Whether to skip a broker's tests: `npm test` (lab/commands/test.ts) lists the brokers that could not start
  * on this machine (LAB_UNAVAILABLE_BROKERS, "name: reason" lines). On CI every broker must
  * run, so nothing is skipped there; on a laptop npm test's last lines say which and why.
  */
@@ -182,28 +202,14 @@ export async function deleteLedger (topic: string, appId = 'order-processor'): P
   })
 }
 
-/** The one process of a run whose command line contains every `parts`. */
-export function findProcess (topic: string, ...parts: string[]): ProcessImage {
-  const matches = processesOf(topic).filter((p) => parts.every((part) => p.includes(part)))
-  if (matches.length !== 1) throw new Error(`expected one process with ${parts.join(' ')}, found: ${JSON.stringify(matches)}`)
-  return imageOf(Number(matches[0]!.split(' ')[0]))
-}
-
-/** SIGKILL, then waits until the process is gone. */
+/** SIGKILL, then waits until the process is gone (its parent has reaped it). */
 export async function killHard (pid: number): Promise<void> {
   process.kill(pid, 'SIGKILL')
-  await until(`process ${pid} to die`, () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z', 10_000)
-}
-
-/** Starts a process again from its image (as a supervisor would); its output lines go to `lines`. */
-export function respawn (image: ProcessImage, lines: string[]): ChildProcess {
-  const child = spawn(image.argv[0]!, image.argv.slice(1), { cwd: image.cwd, env: image.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  collectLines(child, lines)
-  return child
+  await until(`process ${pid} to die`, () => !isAlive(pid), 10_000)
 }
 
 /** Appends a child's stdout and stderr to `lines`, a line at a time. */
-function collectLines (child: ChildProcess, lines: string[]): void {
+export function collectLines (child: ChildProcess, lines: string[]): void {
   for (const stream of [child.stdout!, child.stderr!]) {
     let rest = ''
     stream.on('data', (chunk: Buffer) => {

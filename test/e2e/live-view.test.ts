@@ -17,7 +17,7 @@ function findChromium (): string | undefined {
 }
 const executablePath = findChromium()
 
-// scripts/test.sh installs Chromium where it can, and lists it as unavailable where it
+// `npm test` installs Chromium where it can, and lists it as unavailable where it
 // cannot (skipped on a laptop, a failure on CI), like a broker.
 describe.skipIf(skipBroker('chromium'))('the live view (GET /) in headless Chromium', () => {
   const topic = uniqueTopic()

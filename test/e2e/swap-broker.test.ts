@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, utime
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, REPO, expectEachOnce, killProcessesOf, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { Lab, REPO, expectEachOnce, runUntil, skipBroker, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 describe.skipIf(skipBroker('kafka'))('swapping components/redis.yaml for kafka.yaml', () => {
@@ -14,8 +14,7 @@ describe.skipIf(skipBroker('kafka'))('swapping components/redis.yaml for kafka.y
   let lab: Lab | undefined
 
   afterAll(async () => {
-    await lab?.stop({ ms: 15_000 }).catch(() => {})
-    killProcessesOf(topic)
+    await lab?.dispose()
     rmSync(copy, { recursive: true, force: true })
   })
 

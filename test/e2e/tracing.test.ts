@@ -6,7 +6,7 @@
 // puts its span's traceparent into the CloudEvent, which Redis keeps in the topic's stream.
 import { afterAll, describe, expect, it } from 'vitest'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { Lab, portIsFree, processesOf, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { Lab, portIsFree, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../../lab/redis.ts'
 
 const ZIPKIN = 'http://127.0.0.1:9411'
@@ -105,7 +105,7 @@ describe.skipIf(skipBroker('zipkin'))('npm start -- --tracing: publish and deliv
     }
 
     await lab.stop()
-    expect(processesOf(topic)).toEqual([])
+    expect(await lab.processes()).toEqual([])
     // Stopped again if the run started it (its process carried the run's topic, so it is
     // gone by now); someone else's keeps running.
     expect(await zipkinAnswers()).toBe(zipkinWasRunning)

@@ -132,11 +132,11 @@ describe('delivery log lines', () => {
 
 describe('process roles', () => {
   it('names sidecars by app id and port, apps by script and port, and skips the rest', () => {
-    expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'order-processor', '--app-port', '7011'], '')).toBe('daprd order-processor:7011')
-    expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'checkout'], '')).toBe('daprd checkout')
-    expect(roleOf(['node', '--import', 'tsx', '/repo/subscriber/src/server.ts'], '\0APP_PORT=7001\0')).toBe('order-processor:7001')
-    expect(roleOf(['/usr/bin/node', '--import', 'tsx', '/repo/scripts/multi-app-run.ts', 'x.yaml'], '')).toBe('runner')
-    expect(roleOf(['bash', '-c', 'npm run load'], '')).toBeUndefined()
+    expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'order-processor', '--app-port', '7011'])).toBe('daprd order-processor:7011')
+    expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'checkout'])).toBe('daprd checkout')
+    expect(roleOf(['node', '--import', 'tsx', '/repo/subscriber/src/server.ts'], 7001)).toBe('order-processor:7001')
+    expect(roleOf(['/usr/bin/node', '--import', 'tsx', '/repo/lab/run/multi-app-run.ts', 'x.yaml'])).toBe('runner')
+    expect(roleOf(['bash', '-c', 'npm run load'])).toBeUndefined()
   })
 })
 

@@ -6,36 +6,18 @@
 // PATH), but on machines that only reach package registries the CLI cannot be had, while
 // daprd can be built from Dapr's Go module. This keeps the lab runnable there.
 //
-// Usage: node --import tsx scripts/multi-app-run.ts [run-file]   (default ./dapr.yaml)
+// Usage: node --import tsx lab/run/multi-app-run.ts [run-file]   (default ./dapr.yaml)
+// `npm start` (lab/run/supervise.ts) starts it in a process group of its own, as the CLI
+// puts itself in one, and passes Ctrl+C on to it.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs'
 import { homedir } from 'node:os'
-import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { parse } from 'yaml'
-
-interface AppSpec {
-  appID: string
-  appDirPath?: string
-  appPort?: number
-  command?: string[]
-  env?: Record<string, string | number | boolean>
-  resourcesPath?: string
-  resourcesPaths?: string[]
-  configFilePath?: string
-  daprHTTPPort?: number
-  daprGRPCPort?: number
-  metricsPort?: number
-  logLevel?: string
-  appProtocol?: string
-  enableAppHealthCheck?: boolean
-  appHealthCheckPath?: string
-  appHealthProbeInterval?: number
-  appHealthProbeTimeout?: number
-  appHealthThreshold?: number
-}
-interface RunFile { common?: Omit<AppSpec, 'appID'>, apps: AppSpec[] }
+import { readRunFile, type AppSpec, type RunFile } from '../run-file.ts'
+import { freePort } from '../ports.ts'
+import { logDir, logFile, timestamp } from './logs.ts'
+import { SIDECAR_READY_TIMEOUT_S, STOP_GRACE_MS, daprdOf } from '../settings.ts'
 
 interface Running {
   id: string
@@ -52,31 +34,13 @@ interface Running {
 const runFilePath = resolve(process.argv[2] ?? 'dapr.yaml')
 const runDir = dirname(runFilePath)
 const runtimeRoot = join(process.env.DAPR_RUNTIME_PATH || homedir(), '.dapr')
-const daprd = join(runtimeRoot, 'bin', 'daprd')
+const daprd = daprdOf(dirname(runtimeRoot))
 const running: Running[] = []
 let stopping = false
 
 function say (line: string): void { process.stdout.write(`${line}\n`) }
 
-// The kernel may hand out a port it just handed out (it is free again once the probe
-// closes): remember what this run took, so two sidecar ports are never the same.
-const taken = new Set<number>()
-async function freePort (): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((ok, fail) => {
-      const server = createServer().once('error', fail)
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number }
-        server.close(() => ok(port))
-      })
-    })
-    if (!taken.has(port)) { taken.add(port); return port }
-  }
-}
 
-function timestamp (): string {
-  return new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
-}
 
 // Same order as the CLI: the app's own paths, then <appDir>/.dapr/resources, then the
 // common ones, then the runtime's default components folder.
@@ -169,8 +133,7 @@ async function start (file: RunFile): Promise<void> {
     seen.set(app.appID, instance)
     const logName = instance > 1 ? `${app.appID}-${instance}` : app.appID
     const appDir = resolve(runDir, app.appDirPath ?? '.')
-    const logDir = join(appDir, '.dapr', 'logs')
-    mkdirSync(logDir, { recursive: true })
+    mkdirSync(logDir(appDir), { recursive: true })
     const ports = {
       http: app.daprHTTPPort ?? await freePort(),
       grpc: app.daprGRPCPort ?? await freePort(),
@@ -197,7 +160,7 @@ async function start (file: RunFile): Promise<void> {
       if (value !== undefined) args.push(`--app-health-${flag === 'path' ? 'check-path' : flag}`, String(value))
     }
     const stamp = timestamp()
-    const sidecarLog = join(logDir, `${logName}_daprd_${stamp}.log`)
+    const sidecarLog = logFile(appDir, logName, 'daprd', stamp)
     say(`Starting Dapr sidecar for ${app.appID} (HTTP ${ports.http}, gRPC ${ports.grpc}, metrics ${ports.metrics}); log: ${sidecarLog}`)
     const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, sidecarLog, false)
 
@@ -215,7 +178,7 @@ async function start (file: RunFile): Promise<void> {
     if (app.appPort) env.APP_PORT = String(app.appPort)
     const [command, ...rest] = app.command
     say(`Starting App ${app.appID}: ${app.command.join(' ')}`)
-    launch(app.appID, 'app', command!, rest, appDir, env, join(logDir, `${logName}_app_${stamp}.log`), true)
+    launch(app.appID, 'app', command!, rest, appDir, env, logFile(appDir, logName, 'app', stamp), true)
     // Unlike the CLI, start the next app only once this one's sidecar is running: it has
     // subscribed by then, so orders published next cannot beat the subscription (brokers
     // such as RabbitMQ and MQTT drop messages for subscriptions that do not exist yet).
@@ -226,7 +189,7 @@ async function start (file: RunFile): Promise<void> {
 }
 
 // A sidecar that never gets ready stops the run, with the reason, instead of a silent hang.
-const readyTimeoutS = Number(process.env.LAB_SIDECAR_TIMEOUT_S) || 60
+const readyTimeoutS = SIDECAR_READY_TIMEOUT_S
 
 // daprd answers 204 on /v1.0/healthz once it is fully initialised (subscriptions included).
 async function sidecarReady (sidecar: Running, httpPort: number, appPort?: number): Promise<void> {
@@ -252,7 +215,8 @@ function stringify (env: AppSpec['env']): Record<string, string> {
 
 function signalGroup (entry: Running, signal: NodeJS.Signals): void {
   if (entry.exited !== undefined || entry.child.pid === undefined) return
-  try { process.kill(-entry.child.pid, signal) } catch { /* already gone */ }
+  // The group where there are groups: whatever the app started goes too.
+  try { process.kill(process.platform === 'win32' ? entry.child.pid : -entry.child.pid, signal) } catch { /* already gone */ }
 }
 
 async function stopAll (entries: Running[]): Promise<void> {
@@ -262,7 +226,7 @@ async function stopAll (entries: Running[]): Promise<void> {
     else e.child.once('close', () => ok())
   }))
   for (const e of alive) signalGroup(e, 'SIGTERM')
-  const timer = setTimeout(() => { for (const e of alive) signalGroup(e, 'SIGKILL') }, 10_000)
+  const timer = setTimeout(() => { for (const e of alive) signalGroup(e, 'SIGKILL') }, STOP_GRACE_MS)
   await Promise.all(exits)
   clearTimeout(timer)
 }
@@ -290,4 +254,4 @@ process.on('uncaughtException', (err) => {
 // npm forwards it), and a second one must not kill the runner halfway through stopping.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0))
 
-await start(parse(readFileSync(runFilePath, 'utf8')) as RunFile)
+await start(readRunFile(runFilePath))

@@ -1,34 +1,29 @@
 // `npm run lab:check -- N`: checks the result of exercise N of LAB.md from what the last
 // run left behind (the apps' and sidecars' log files, Redis, Zipkin) and says what is
 // wrong when it is not right. One line per check; exit code 1 when one fails.
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { config as loadDotenv } from 'dotenv'
-import { loadConfig } from '../shared/config.ts'
-import { orderProblem } from '../shared/order.ts'
-import { cloudEventOf, withRedis, type StreamEntry } from '../lab/redis.ts'
-import { deadLetterTopic, PUBSUB_NAME } from '../shared/pubsub.ts'
-import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../shared/log-lines.ts'
+import { loadConfig } from '../../shared/config.ts'
+import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { orderProblem } from '../../shared/order.ts'
+import { deadLetterTopic, PUBSUB_NAME } from '../../shared/pubsub.ts'
+import { labEnv } from '../plan.ts'
+import { cloudEventOf, withRedis, type StreamEntry } from '../redis.ts'
+import { newestLog } from '../run/logs.ts'
+import { renderOverlay } from '../services/kustomize.ts'
+import { PORTS, REPO } from '../settings.ts'
+import { ZIPKIN_URL } from '../services/zipkin.ts'
 
-const REPO = join(import.meta.dirname, '..')
-loadDotenv({ path: join(REPO, '.env'), quiet: true })
-const { topic, orderCount } = loadConfig()
+const env = labEnv()
+const { topic, orderCount } = loadConfig(env)
 
 interface Check { ok: boolean, what: string, fix?: string }
 const results: Check[] = []
-function check (ok: boolean, what: string, fix?: string): boolean {
+function verify (ok: boolean, what: string, fix?: string): boolean {
   results.push({ ok, what, fix })
   return ok
 }
 
-/** The newest log file of an app (the runner and the Dapr CLI both write <appDir>/.dapr/logs/). */
-function newestLog (dir: string, prefix: string, kind: 'app' | 'daprd'): string | undefined {
-  const logs = join(REPO, dir, '.dapr', 'logs')
-  if (!existsSync(logs)) return undefined
-  const files = readdirSync(logs).filter((f) => f.startsWith(`${prefix}_${kind}_`)).map((f) => join(logs, f))
-  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
-}
 const read = (file: string | undefined) => file ? readFileSync(file, 'utf8').split('\n') : []
 const receivedIn = receivedOrderIds
 const all = Array.from({ length: orderCount }, (_, i) => i + 1)
@@ -37,14 +32,14 @@ const all = Array.from({ length: orderCount }, (_, i) => i + 1)
 function eachOnce (ids: number[], where: string): boolean {
   const missing = all.filter((id) => !ids.includes(id))
   const twice = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))]
-  return check(missing.length === 0 && twice.length === 0,
+  return verify(missing.length === 0 && twice.length === 0,
     `${where}: orders 1..${orderCount} processed exactly once (${new Set(ids).size} distinct, ${ids.length} in all)`,
     missing.length > 0 ? `missing ${missing.join(', ')}: let the run finish (the checkout says "All ${orderCount} orders were accepted"), then check again` : `processed twice: ${twice.join(', ')}`)
 }
 
 function checkoutFinished (): boolean {
   const lines = read(newestLog('publisher', 'checkout', 'app'))
-  return check(lines.some((l) => l.includes(allAcceptedLine(orderCount))),
+  return verify(lines.some((l) => l.includes(allAcceptedLine(orderCount))),
     'the checkout published every order', 'run `npm start` and wait for "All … orders were accepted by Dapr."')
 }
 
@@ -52,7 +47,7 @@ function checkoutFinished (): boolean {
 const redis = <T>(call: Parameters<typeof withRedis<T>>[0]) => withRedis(call).catch(() => undefined)
 
 async function getJson (url: string): Promise<unknown> {
-  const res = await fetch(url, { headers: process.env.APP_API_TOKEN ? { 'dapr-api-token': process.env.APP_API_TOKEN } : {} })
+  const res = await fetch(url, { headers: env.APP_API_TOKEN ? { 'dapr-api-token': env.APP_API_TOKEN } : {} })
   if (!res.ok) throw new Error(`${url} answered ${res.status}`)
   return res.json()
 }
@@ -66,21 +61,21 @@ const exercises: Record<number, () => Promise<void> | void> = {
 
   // 2. Look inside: the subscription answer and one CloudEvent as delivered.
   async 2 () {
-    const subs = await getJson('http://127.0.0.1:6001/dapr/subscribe').catch(() => undefined) as Array<{ topic: string, route: string, deadLetterTopic?: string }> | undefined
-    if (!check(subs !== undefined, 'the order-processor answers GET /dapr/subscribe', 'keep `npm start` running while you check')) return
-    check(subs!.some((s) => s.topic === topic && s.route === '/orders' && s.deadLetterTopic === deadLetterTopic(topic)),
+    const subs = await getJson(`http://127.0.0.1:${PORTS.orderProcessor}/dapr/subscribe`).catch(() => undefined) as Array<{ topic: string, route: string, deadLetterTopic?: string }> | undefined
+    if (!verify(subs !== undefined, 'the order-processor answers GET /dapr/subscribe', 'keep `npm start` running while you check')) return
+    verify(subs!.some((s) => s.topic === topic && s.route === '/orders' && s.deadLetterTopic === deadLetterTopic(topic)),
       `it subscribes to ${topic} (route /orders, dead letters to ${deadLetterTopic(topic)}): ${JSON.stringify(subs)}`)
     const [last] = await redis((r) => r.xrevrange(topic, '+', '-', 'COUNT', 1) as Promise<StreamEntry[]>) ?? []
-    if (!check(last !== undefined, `the ${topic} stream in Redis holds an order`, 'run the lab first (exercise 1)')) return
+    if (!verify(last !== undefined, `the ${topic} stream in Redis holds an order`, 'run the lab first (exercise 1)')) return
     const event = cloudEventOf(last!) ?? {}
-    check(event.specversion === '1.0' && event.type === 'com.dapr.event.sent' && event.pubsubname === PUBSUB_NAME && orderProblem(event.data) === undefined,
+    verify(event.specversion === '1.0' && event.type === 'com.dapr.event.sent' && event.pubsubname === PUBSUB_NAME && orderProblem(event.data) === undefined,
       `the last one is a CloudEvent (specversion ${String(event.specversion)}, type ${String(event.type)}, source ${String(event.source)}) around an order: ${JSON.stringify(event.data)}`)
   },
 
   // 3. Swap Redis for Kafka.
   3 () {
     const sidecar = read(newestLog('subscriber', 'order-processor', 'daprd'))
-    check(sidecar.some((l) => l.includes(`Component loaded: ${PUBSUB_NAME} (pubsub.kafka/v1)`)),
+    verify(sidecar.some((l) => l.includes(`Component loaded: ${PUBSUB_NAME} (pubsub.kafka/v1)`)),
       'the last run\'s order-processor sidecar loaded orderpubsub as pubsub.kafka',
       'move components/redis.yaml to brokers/ and brokers/kafka.yaml to components/, or run `npm start -- --broker kafka`')
     checkoutFinished()
@@ -91,12 +86,12 @@ const exercises: Record<number, () => Promise<void> | void> = {
   4 () {
     const names = ['order-processor', 'order-processor-2', 'order-processor-3']
     const logs = names.map((n) => newestLog('subscriber', n, 'app'))
-    if (!check(logs.every(Boolean), 'three order-processor instances ran', 'run `npm start -- --instances 3`')) return
+    if (!verify(logs.every(Boolean), 'three order-processor instances ran', 'run `npm start -- --instances 3`')) return
     const stamps = logs.map((f) => statSync(f!).mtimeMs)
-    check(Math.max(...stamps) - Math.min(...stamps) < 120_000, 'their logs are from the same run', 'run `npm start -- --instances 3` again')
+    verify(Math.max(...stamps) - Math.min(...stamps) < 120_000, 'their logs are from the same run', 'run `npm start -- --instances 3` again')
     const perInstance = logs.map((f) => receivedIn(read(f)))
     eachOnce(perInstance.flat(), 'the three instances together')
-    check(perInstance.filter((ids) => ids.length > 0).length >= 2,
+    verify(perInstance.filter((ids) => ids.length > 0).length >= 2,
       `the orders were shared out: ${perInstance.map((ids, i) => `#${i + 1}: ${ids.length}`).join(', ')}`)
   },
 
@@ -104,57 +99,59 @@ const exercises: Record<number, () => Promise<void> | void> = {
   5 () {
     const restarted = newestLog('subscriber', 'order-processor-restarted', 'app')
     const first = newestLog('subscriber', 'order-processor', 'app')
-    if (!check(restarted !== undefined && first !== undefined && statSync(restarted).mtimeMs >= statSync(first).mtimeMs,
+    if (!verify(restarted !== undefined && first !== undefined && statSync(restarted).mtimeMs >= statSync(first).mtimeMs,
       'the order-processor was killed and started again during the last run', 'while `npm start` runs, run `npm run lab:crash`')) return
     checkoutFinished()
     const before = receivedIn(read(first))
     const after = receivedIn(read(restarted))
-    check(after.length > 0, `the restarted order-processor processed ${after.length} order(s) that were waiting or redelivered`)
+    verify(after.length > 0, `the restarted order-processor processed ${after.length} order(s) that were waiting or redelivered`)
     eachOnce([...before, ...after], 'before and after the crash')
   },
 
   // 6. Send a poison order and find it in the dead-letter topic.
   async 6 () {
     const poison = read(newestLog('publisher', 'checkout', 'app')).filter((l) => l.includes('Published poison order'))
-    if (!check(poison.length > 0, `the checkout sent ${poison.length} poison order(s)`, 'run `POISON_EVERY=5 npm start`')) return
+    if (!verify(poison.length > 0, `the checkout sent ${poison.length} poison order(s)`, 'run `POISON_EVERY=5 npm start`')) return
     const dead = read(newestLog('subscriber', 'order-processor', 'app')).filter(isDeadLetterLine)
-    check(dead.length === poison.length, `the order-processor logged ${dead.length} dead letter(s) for ${poison.length} poison order(s)`, 'let the run finish')
+    verify(dead.length === poison.length, `the order-processor logged ${dead.length} dead letter(s) for ${poison.length} poison order(s)`, 'let the run finish')
     const inTopic = await redis((r) => r.xlen(deadLetterTopic(topic))) ?? 0
-    check(inTopic >= poison.length, `${deadLetterTopic(topic)} holds ${inTopic} message(s) in Redis`)
+    verify(inTopic >= poison.length, `${deadLetterTopic(topic)} holds ${inTopic} message(s) in Redis`)
     eachOnce(receivedIn(read(newestLog('subscriber', 'order-processor', 'app'))), 'the valid orders')
   },
 
   // 7. Open the trace of one order in Zipkin.
   async 7 () {
     const line = read(newestLog('subscriber', 'order-processor', 'app')).find((l) => /Subscriber received: .*\(trace [0-9a-f]{32}\)/.test(l))
-    if (!check(line !== undefined, 'the order-processor logged a trace id', 'run `npm start -- --tracing`')) return
+    if (!verify(line !== undefined, 'the order-processor logged a trace id', 'run `npm start -- --tracing`')) return
     const traceId = /\(trace ([0-9a-f]{32})\)/.exec(line!)![1]!
-    const spans = await getJson(`http://127.0.0.1:9411/api/v2/trace/${traceId}`).catch(() => undefined) as Array<{ localEndpoint?: { serviceName?: string }, name?: string }> | undefined
-    if (!check(spans !== undefined, `Zipkin has trace ${traceId}`, 'keep `npm start -- --tracing` running (Zipkin keeps traces in memory), and give it 5 s')) return
+    const spans = await getJson(`${ZIPKIN_URL}/api/v2/trace/${traceId}`).catch(() => undefined) as Array<{ localEndpoint?: { serviceName?: string }, name?: string }> | undefined
+    if (!verify(spans !== undefined, `Zipkin has trace ${traceId}`, 'keep `npm start -- --tracing` running (Zipkin keeps traces in memory), and give it 5 s')) return
     const services = new Set(spans!.map((s) => s.localEndpoint?.serviceName))
-    check(services.has('checkout') && services.has('order-processor'),
+    verify(services.has('checkout') && services.has('order-processor'),
       `it holds spans from both sidecars: ${spans!.map((s) => `${s.localEndpoint?.serviceName} ${s.name}`).join('; ')}`)
-    console.log(`open http://127.0.0.1:9411/zipkin/traces/${traceId}`)
+    console.log(`open ${ZIPKIN_URL}/zipkin/traces/${traceId}`)
   },
 
   // 8. Read the Kubernetes manifests: what the cluster runs matches the local run.
-  8 () {
-    const rendered = execFileSync('bash', [join(REPO, 'scripts', 'kustomize.sh'), 'build', join(REPO, 'deploy', 'overlays', 'redis')], { encoding: 'utf8' })
-    check(rendered.includes('dapr.io/app-id: order-processor') && rendered.includes('dapr.io/app-port: "6001"'),
+  async 8 () {
+    const rendered = await renderOverlay(join(REPO, 'deploy', 'overlays', 'redis'))
+    verify(rendered.includes('dapr.io/app-id: order-processor') && rendered.includes('dapr.io/app-port: "6001"'),
       'deploy/overlays/redis renders an order-processor Deployment with the same app id and port as dapr.yaml')
-    check(/kind: Subscription[\s\S]*pubsubname: orderpubsub/.test(rendered), 'and a declarative Subscription on orderpubsub (subscriptions/ in the local run)')
-    check(/kind: HorizontalPodAutoscaler/.test(rendered), 'and an autoscaler: instances come and go, one consumer group (exercise 4)')
+    verify(/kind: Subscription[\s\S]*pubsubname: orderpubsub/.test(rendered), 'and a declarative Subscription on orderpubsub (subscriptions/ in the local run)')
+    verify(/kind: HorizontalPodAutoscaler/.test(rendered), 'and an autoscaler: instances come and go, one consumer group (exercise 4)')
   }
 }
 
-const n = Number(process.argv[2])
-const exercise = exercises[n]
-if (!exercise) {
-  console.error(`usage: npm run lab:check -- N   (N = 1..${Object.keys(exercises).length}, the exercise of LAB.md)`)
-  process.exit(2)
+export async function check (argv: string[]): Promise<number> {
+  const n = Number(argv[0])
+  const exercise = exercises[n]
+  if (!exercise) {
+    console.error(`usage: npm run lab:check -- N   (N = 1..${Object.keys(exercises).length}, the exercise of LAB.md)`)
+    return 2
+  }
+  await exercise()
+  for (const r of results) console.log(`${r.ok ? 'ok     ' : 'problem'}  ${r.what}${r.ok || !r.fix ? '' : ` — fix: ${r.fix}`}`)
+  const failed = results.filter((r) => !r.ok).length
+  console.log(failed === 0 ? `Exercise ${n}: done.` : `Exercise ${n}: ${failed} problem(s).`)
+  return failed === 0 ? 0 : 1
 }
-await exercise()
-for (const r of results) console.log(`${r.ok ? 'ok     ' : 'problem'}  ${r.what}${r.ok || !r.fix ? '' : ` — fix: ${r.fix}`}`)
-const failed = results.filter((r) => !r.ok).length
-console.log(failed === 0 ? `Exercise ${n}: done.` : `Exercise ${n}: ${failed} problem(s).`)
-process.exitCode = failed === 0 ? 0 : 1

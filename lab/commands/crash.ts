@@ -1,0 +1,80 @@
+// `npm run lab:crash [-- SECONDS]` (LAB.md, exercise 5): kills the running order-processor
+// with SIGKILL, as a crash would, keeps it down for SECONDS (5 by default) while the
+// checkout goes on publishing, then starts it again as the run started it (same command,
+// folder, settings and sidecar ports), as Kubernetes would restart a crashed container.
+// The restarted process prints here and to
+// subscriber/.dapr/logs/order-processor-restarted_app_<time>.log; it stops when its sidecar
+// does (Ctrl+C on npm start) or on Ctrl+C here.
+import { spawn } from 'node:child_process'
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { portToPid } from 'pid-port'
+import { readRunFile } from '../run-file.ts'
+import { logDir, logFile } from '../run/logs.ts'
+import { runState } from '../run/supervise.ts'
+import { descendantsOf, flagOf, isAlive, listProcesses } from '../processes.ts'
+import { LabError, PORTS } from '../settings.ts'
+
+const APP_ID = 'order-processor'
+
+export async function crash (argv: string[]): Promise<number> {
+  const seconds = Number(argv[0] ?? 5)
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    console.error('usage: npm run lab:crash [-- SECONDS]   (how long the order-processor stays down; default 5)')
+    return 2
+  }
+  const run = runState()
+  if (!run || !isAlive(run.pid)) throw new LabError('No lab run is going on. Start the lab first (`npm start`), then run this while it publishes.')
+  const procs = descendantsOf(run.runnerPid, await listProcesses())
+  const pid = await portToPid(PORTS.orderProcessor).catch(() => undefined)
+  const sidecars = procs.filter((p) => /daprd/.test(p.name) && flagOf(p.cmd, '--app-id') === APP_ID)
+  if (pid === undefined || !procs.some((p) => p.pid === pid)) throw new LabError(`No order-processor of this run listens on port ${PORTS.orderProcessor}. Start the lab (\`npm start\`, not --instances), then run this while it publishes.`)
+  if (sidecars.length !== 1) throw new LabError(`This exercise wants one order-processor; the run has ${sidecars.length} sidecars for it: \`npm run stop\`, then \`npm start\`.`)
+  const sidecar = sidecars[0]!
+
+  // How the run started the app: its entry of the run file, the run's settings, and the
+  // variables the runner gives every app (its sidecar's ports).
+  const spec = readRunFile(run.runFile)
+  const app = spec.apps.find((a) => a.appID === APP_ID)!
+  const appDir = resolve(dirname(run.runFile), app.appDirPath ?? '.')
+  const strings = (env: Record<string, unknown> | undefined) => Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]))
+  const env = {
+    ...process.env,
+    ...run.env,
+    ...strings(spec.common?.env),
+    ...strings(app.env),
+    APP_ID,
+    APP_PORT: String(app.appPort ?? PORTS.orderProcessor),
+    APP_PROTOCOL: app.appProtocol ?? spec.common?.appProtocol ?? 'http',
+    DAPR_HTTP_PORT: flagOf(sidecar.cmd, '--dapr-http-port') ?? '3500',
+    DAPR_GRPC_PORT: flagOf(sidecar.cmd, '--dapr-grpc-port') ?? '50001',
+    DAPR_METRICS_PORT: flagOf(sidecar.cmd, '--metrics-port') ?? '9090'
+  }
+
+  process.kill(pid, 'SIGKILL')
+  console.log(`Killed the order-processor (pid ${pid}) with SIGKILL. Its sidecar stops delivering once its health check fails; the orders wait in the broker.`)
+  await sleep(seconds * 1000)
+
+  mkdirSync(logDir(appDir), { recursive: true })
+  const logPath = logFile(appDir, `${APP_ID}-restarted`, 'app')
+  const log = createWriteStream(logPath)
+  const [command, ...args] = app.command!
+  const child = spawn(command!, args, { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk: Buffer) => { process.stdout.write(chunk); log.write(chunk) })
+  }
+  console.log(`Started it again (pid ${child.pid}) after ${seconds} s; its log: ${logPath}`)
+
+  // Lives as long as the run: when the sidecar is gone (Ctrl+C on npm start), so is this.
+  const stop = () => { if (child.exitCode === null) child.kill('SIGTERM') }
+  for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, stop)
+  const watch = setInterval(() => { if (!isAlive(sidecar.pid)) stop() }, 500)
+  return await new Promise<number>((resolve) => {
+    child.on('close', (code) => {
+      clearInterval(watch)
+      log.end()
+      resolve(code === 0 || code === null ? 0 : code)
+    })
+  })
+}

@@ -1,0 +1,48 @@
+// `npm start [-- --broker NAME] [--app ID] [--fanout] [--declarative] [--instances N] [--tracing]`:
+// the lab. Works out the run's plan, finds or builds the Dapr runtime, runs the doctor's
+// checks, uses or starts the servers the run needs, then runs the apps with their
+// sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops
+// the servers this command started; a second Ctrl+C forces what is left.
+import { BROKERS, serviceNamed } from '../brokers.ts'
+import { makePlan, parsePlanArgs, prepareRunFiles } from '../plan.ts'
+import { supervise, type Supervision } from '../run/supervise.ts'
+import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
+import type { Service } from '../services/service.ts'
+import { say } from '../settings.ts'
+import { checkBeforeStart } from './doctor.ts'
+
+export async function start (argv: string[]): Promise<number> {
+  const plan = makePlan(parsePlanArgs(argv))
+  const runtime = await ensureDaprRuntime()
+  if (!await checkBeforeStart(plan)) return 1
+
+  const started: Service[] = []
+  let run: Supervision | undefined
+  let interrupted = false
+  // Ctrl+C while servers are still starting: stop after the current step, then clean up.
+  const onSignal = () => {
+    if (run) return run.interrupt()
+    if (!interrupted) say('stopping once the current step is done...')
+    interrupted = true
+  }
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, onSignal)
+  try {
+    for (const name of plan.services) {
+      if (interrupted) break
+      const service = serviceNamed(name)
+      const role = name === plan.broker ? 'broker' : name === 'redis' ? 'state store' : 'traces'
+      say(`${role}: ${service.label}`)
+      if ((await service.up()).started) started.push(service)
+    }
+    if (!interrupted) await BROKERS[plan.broker as keyof typeof BROKERS]?.prepareTopic?.(plan.topic)
+    if (interrupted) return 130
+    prepareRunFiles(plan)
+    run = supervise(plan, runtime.root)
+    return await run.done
+  } finally {
+    for (const service of started.reverse()) {
+      await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
+    }
+    for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(name, onSignal)
+  }
+}

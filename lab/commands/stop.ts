@@ -1,0 +1,53 @@
+// `npm run stop`: stops what an earlier run left behind, whichever runner ran it: the run
+// (its `npm start` is asked to stop it, as Ctrl+C would), or, when that process is gone,
+// every process of the run it wrote down; then `dapr stop` where the Dapr CLI is, and every
+// server the project started (never one it found running).
+import { execa } from 'execa'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { chooseRunner } from '../plan.ts'
+import { isAlive, listProcesses, signal, type Proc } from '../processes.ts'
+import { RUN_STATE, RUNNER, runState } from '../run/supervise.ts'
+import { services } from '../brokers.ts'
+import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
+import { rmSync } from 'node:fs'
+
+async function until (check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await sleep(100)
+  }
+  return true
+}
+
+/** Processes of a lab run found by their command line: the project's runner, and sidecars started with this project's files. */
+function labProcesses (procs: Proc[]): Proc[] {
+  return procs.filter((p) => p.pid !== process.pid && (p.cmd.includes(RUNNER) || (/daprd/.test(p.name) && p.cmd.includes(REPO))))
+}
+
+export async function stop (): Promise<number> {
+  const run = runState()
+  if (run && isAlive(run.pid)) {
+    say(`stopping the run of npm start (pid ${run.pid})`)
+    signal(run.pid, 'SIGTERM')
+    if (!await until(() => !isAlive(run.pid), 2 * STOP_GRACE_MS + 30_000)) signal(run.pid, 'SIGKILL')
+  }
+  const runner = chooseRunner()
+  if (runner.kind === 'cli') {
+    await execa(runner.dapr, ['stop', '-f', run?.runFile ?? REPO], { reject: false, cwd: REPO })
+  }
+  // Whatever is left: what the run wrote down (if the same command still runs under that
+  // pid), and whatever has this project's runner or files in its command line.
+  const procs = await listProcesses()
+  const recorded = (run?.processes ?? []).filter((p) => procs.some((q) => q.pid === p.pid && q.cmd === p.cmd))
+  const left = [...new Map([...recorded, ...labProcesses(procs)].map((p) => [p.pid, p])).values()]
+  for (const p of left) {
+    say(`stopping ${p.cmd.slice(0, 100)} (pid ${p.pid})`)
+    signal(p.pid, 'SIGTERM')
+  }
+  if (!await until(() => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
+  rmSync(RUN_STATE, { force: true })
+  for (const service of services) await service.down()
+  say('stopped')
+  return 0
+}

@@ -1,0 +1,68 @@
+// `npm test [-- vitest arguments]`: sets up what the tests need (the Dapr runtime, every
+// broker the end-to-end tests use, Zipkin's jar, Chromium for the live-view test),
+// type-checks, then runs the unit, deploy and end-to-end tests. The servers it started
+// are stopped again at the end, however it ends.
+import { execa } from 'execa'
+import { BROKERS, BROKER_NAMES } from '../brokers.ts'
+import { onPath } from '../processes.ts'
+import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
+import { installPackage } from '../services/debian.ts'
+import type { Service } from '../services/service.ts'
+import { installZipkin, zipkin } from '../services/zipkin.ts'
+import { LabError, REPO, say } from '../settings.ts'
+
+/** Runs `fn`; a LabError (it cannot be had here) becomes the reason, anything else is a bug. */
+async function reasonIfNot (fn: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await fn()
+    return undefined
+  } catch (err) {
+    if (err instanceof LabError) return err.message.split('\n')[0]
+    throw err
+  }
+}
+
+export async function test (argv: string[]): Promise<number> {
+  await ensureDaprRuntime()
+  // A broker that cannot start here is skipped on a laptop (with the reason) and fails the
+  // run on CI (CI=true), where every broker is required (test/e2e/lab.ts, skipBroker).
+  const unavailable: string[] = []
+  const started: Service[] = []
+  // Ctrl+C reaches vitest too; this process only has to live on long enough to clean up.
+  const ignore = () => {}
+  process.on('SIGINT', ignore)
+  process.on('SIGTERM', ignore)
+  try {
+    for (const name of BROKER_NAMES) {
+      const service = BROKERS[name].service
+      if (await service.ping()) continue
+      const why = await reasonIfNot(async () => { if ((await service.up()).started) started.push(service) })
+      if (why) { say(`${name} cannot start here: ${why}`); unavailable.push(`${name}: ${why}`) }
+    }
+    // The tracing test runs `npm start -- --tracing`, which starts a Zipkin of its own: its
+    // jar is fetched now (once), so that a machine that cannot run it skips that test.
+    if (!await zipkin.ping()) {
+      const why = await reasonIfNot(installZipkin)
+      if (why) { say(`zipkin cannot start here: ${why}`); unavailable.push(`zipkin: ${why}`) }
+    }
+    // The live-view test drives Debian's Chromium with playwright-core, which brings no browser.
+    if (!onPath('chromium')) {
+      say('the live-view test needs Chromium: installing it (once, about a minute)...')
+      const why = await reasonIfNot(() => installPackage('chromium', 'Chromium', "Chromium is not installed. Fix: 'sudo apt-get install chromium' (Debian/Ubuntu), then run this again."))
+      if (why) { say(`chromium cannot be installed here: ${why}`); unavailable.push(`chromium: ${why}`) }
+    }
+
+    say('type-checking (tsc --noEmit)...')
+    const tsc = await execa('tsc', ['--noEmit'], { cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false })
+    if (tsc.exitCode !== 0) return tsc.exitCode ?? 1
+    const vitest = await execa('vitest', ['run', ...argv], {
+      cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false, env: { LAB_UNAVAILABLE_BROKERS: unavailable.join('\n') }
+    })
+    if (unavailable.length > 0) console.log(`Not tested on this machine (brokers, Zipkin, Chromium):\n${unavailable.map((u) => `- ${u}`).join('\n')}`)
+    return vitest.exitCode ?? 1
+  } finally {
+    for (const service of started.reverse()) await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
+    process.off('SIGINT', ignore)
+    process.off('SIGTERM', ignore)
+  }
+}

@@ -1,0 +1,209 @@
+// A run's plan, worked out once from `npm start`'s arguments and the project's files:
+// which broker and component file, which run file, which apps (and instances), which
+// servers to provision, and which runner starts it all. Every command asks this module.
+//
+//   npm start                         dapr.yaml as it is; the broker is whichever
+//                                     orderpubsub component components/ holds
+//   npm start -- --broker kafka       dapr.yaml with brokers/kafka.yaml in place of
+//                                     components/'s pub/sub (no file is edited)
+//   npm start -- --app checkout       only the named app(s) of dapr.yaml
+//   npm start -- --fanout             plus the shipping app, a second subscriber that
+//                                     receives every order too
+//   npm start -- --declarative        subscriptions from subscriptions/*.yaml instead of
+//                                     the apps' GET /dapr/subscribe
+//   npm start -- --instances 3        3 order-processors under one app id: competing
+//                                     consumers, each order goes to one of them
+//   npm start -- --tracing            a Zipkin to receive the spans the sidecars always
+//                                     send (config/tracing.yaml), started first
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { parse as parseDotenv } from 'dotenv'
+import { parseAllDocuments, stringify } from 'yaml'
+import { loadConfig, ConfigError } from '../shared/config.ts'
+import { DEFAULT_TOPIC, PUBSUB_NAME, deadLetterTopic } from '../shared/pubsub.ts'
+import { brokerOfType } from './brokers.ts'
+import { onPath } from './processes.ts'
+import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
+import { APP_HEALTH, LAB_STATE, LabError, PORTS, REPO } from './settings.ts'
+
+export const COMPONENTS = join(REPO, 'components')
+export const BROKER_FILES = join(REPO, 'brokers')
+export const SUBSCRIPTIONS = join(REPO, 'subscriptions')
+
+export interface PlanOptions {
+  broker?: string
+  apps?: string[]
+  fanout?: boolean
+  declarative?: boolean
+  tracing?: boolean
+  instances?: number
+}
+
+/** `dapr run -f` when the Dapr CLI is there, else the project's runner (same file, same sidecars). */
+export type Runner = { kind: 'cli', dapr: string } | { kind: 'project' }
+
+export interface Plan {
+  options: PlanOptions
+  /** The lab's name of the broker (redis, kafka, ...), or 'external' for a component type it does not provision. */
+  broker: string
+  /** The component file of orderpubsub for this run. */
+  brokerFile: string
+  topic: string
+  /** The run file handed to the runner: dapr.yaml itself, or one derived from it under .dapr/runs/. */
+  runFile: string
+  /** When derived: how to write it (see prepareRunFiles). */
+  derived?: { dir: string, spec: RunFile }
+  /** The apps of the run, in start order, with absolute folders. */
+  apps: AppSpec[]
+  /** The servers to use or start first, in this order. */
+  services: string[]
+  runner: Runner
+  /** What the sidecars must get from .env too (daprd does not read it); the environment wins. */
+  sidecarEnv: Record<string, string>
+}
+
+export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative] [--instances N] [--tracing]`
+
+export function parsePlanArgs (argv: string[]): PlanOptions {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
+      allowPositionals: false
+    }))
+  } catch (err) {
+    throw new LabError(`${(err as Error).message}\n${START_USAGE}`)
+  }
+  const instances = Number(values.instances ?? 1)
+  if (!Number.isInteger(instances) || instances < 1 || instances > 9) throw new LabError(`--instances takes a whole number from 1 to 9, not "${values.instances}".`)
+  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, tracing: values.tracing, instances }
+}
+
+/** The orderpubsub component type a YAML file declares, if any. */
+export function pubsubType (file: string): string | undefined {
+  try {
+    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+      const c = doc.toJS() as { kind?: string, metadata?: { name?: string }, spec?: { type?: string } } | null
+      if (c?.kind === 'Component' && c.metadata?.name === PUBSUB_NAME && c.spec?.type?.startsWith('pubsub.')) return c.spec.type
+    }
+  } catch { /* not YAML: the doctor says where */ }
+  return undefined
+}
+
+export function yamlFiles (dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f)) : []
+}
+
+function chooseBrokerFile (name: string | undefined): string {
+  if (name) {
+    const candidates = [join(COMPONENTS, `${name}.yaml`), join(BROKER_FILES, `${name}.yaml`)].filter((f) => existsSync(f) && pubsubType(f))
+    if (candidates.length > 0) return candidates[0]!
+    const known = [...yamlFiles(COMPONENTS), ...yamlFiles(BROKER_FILES)].filter((f) => pubsubType(f)).map((f) => basename(f).replace(/\.ya?ml$/, ''))
+    throw new LabError(`Unknown broker "${name}". Known brokers: ${[...new Set(known)].sort().join(', ')} (one component file each in components/ or brokers/).`)
+  }
+  const inUse = yamlFiles(COMPONENTS).filter((f) => pubsubType(f))
+  if (inUse.length === 0) throw new LabError(`components/ has no pub/sub component named ${PUBSUB_NAME}. Put one back, e.g. \`cp brokers/kafka.yaml components/\`, or run \`npm start -- --broker redis\`.`)
+  if (inUse.length > 1) throw new LabError(`components/ has ${inUse.length} pub/sub components named ${PUBSUB_NAME} (${inUse.map((f) => basename(f)).join(', ')}); Dapr loads every file there, so keep one and move the others to brokers/.`)
+  return inUse[0]!
+}
+
+/** The Dapr CLI this run uses, if any: $DAPR_CLI, else `dapr` on PATH; LAB_RUNNER=project|cli chooses outright. */
+export function chooseRunner (env: NodeJS.ProcessEnv = process.env): Runner {
+  if (env.LAB_RUNNER === 'project') return { kind: 'project' }
+  const dapr = env.DAPR_CLI || onPath('dapr')
+  if (env.LAB_RUNNER === 'cli' && !dapr) throw new LabError('LAB_RUNNER=cli, but no Dapr CLI was found: install it (https://docs.dapr.io/getting-started/install-dapr-cli/) or set DAPR_CLI to its path.')
+  return dapr ? { kind: 'cli', dapr } : { kind: 'project' }
+}
+
+/** The fan-out's second subscriber, started before the checkout like the order-processor. */
+const SHIPPING: AppSpec = {
+  appID: 'shipping',
+  appDirPath: './shipping/',
+  appPort: 6002,
+  command: ['node', '--import', 'tsx', 'src/server.ts'],
+  enableAppHealthCheck: true,
+  appHealthCheckPath: APP_HEALTH.path,
+  appHealthProbeInterval: APP_HEALTH.intervalS,
+  appHealthProbeTimeout: APP_HEALTH.timeoutMs,
+  appHealthThreshold: APP_HEALTH.threshold
+}
+
+/** Reads .env the way the apps do (the environment wins), without changing process.env. */
+export function labEnv (env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const file = join(REPO, '.env')
+  return { ...(existsSync(file) ? parseDotenv(readFileSync(file)) : {}), ...env }
+}
+
+export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process.env): Plan {
+  const brokerFile = chooseBrokerFile(options.broker)
+  const broker = brokerOfType(pubsubType(brokerFile)!) ?? 'external'
+  const withDotenv = labEnv(env)
+  let topic: string
+  try {
+    topic = loadConfig(withDotenv).topic
+  } catch (err) {
+    if (err instanceof ConfigError) throw new LabError(err.message)
+    throw err
+  }
+  const lab = readRunFile()
+  const instances = options.instances ?? 1
+  const services = [broker === 'external' ? [] : [broker], broker === 'redis' ? [] : ['redis'], options.tracing ? ['zipkin'] : []].flat()
+  // Tokens and the broker password must reach the sidecars too, and daprd does not read .env.
+  const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
+    .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
+  const base = { options, broker, brokerFile, topic, services, runner: chooseRunner(env), sidecarEnv }
+  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || instances > 1
+  if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
+
+  const apps = [...lab.apps]
+  if (options.fanout) apps.splice(apps.findIndex((a) => a.appID === 'checkout'), 0, SHIPPING)
+  if (instances > 1) {
+    // Same app id, so one consumer group: the broker hands each order to one of them. Each
+    // has its own sidecar and port (6001, 6011, 6021...) and says which instance it is.
+    const at = apps.findIndex((a) => a.appID === 'order-processor')
+    const one = apps[at]!
+    apps.splice(at, 1, ...Array.from({ length: instances }, (_, i) => ({
+      ...one, appPort: (one.appPort ?? PORTS.orderProcessor) + 10 * i, env: { ...one.env, INSTANCE: String(i + 1) }
+    })))
+  }
+  const chosen = options.apps ?? apps.map((a) => a.appID)
+  const unknown = chosen.filter((id) => !apps.some((a) => a.appID === id))
+  if (unknown.length > 0) throw new LabError(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${apps.map((a) => a.appID).join(', ')}.`)
+  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
+  const dir = join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
+  const common = { ...lab.common, resourcesPath: join(dir, 'resources') }
+  if (options.declarative) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative' }
+  const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)) }
+  return { ...base, runFile: join(dir, 'dapr.yaml'), derived: { dir, spec }, apps: spec.apps.map(absoluteApp) }
+}
+
+const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO, app.appDirPath ?? '.') })
+
+/**
+ * Writes a derived run's files: its run file, and its resources folder with the chosen
+ * broker's component next to every other component of components/ (state store,
+ * resiliency...), plus, for --declarative, the Subscriptions pointed at this run's topic.
+ */
+export function prepareRunFiles (plan: Plan): void {
+  if (!plan.derived) return
+  const { dir, spec } = plan.derived
+  const resources = join(dir, 'resources')
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(resources, { recursive: true })
+  copyFileSync(plan.brokerFile, join(resources, basename(plan.brokerFile)))
+  for (const f of yamlFiles(COMPONENTS)) if (!pubsubType(f)) copyFileSync(f, join(resources, basename(f)))
+  if (plan.options.declarative) {
+    const retopic = (t: string) => t === DEFAULT_TOPIC ? plan.topic : t === deadLetterTopic(DEFAULT_TOPIC) ? deadLetterTopic(plan.topic) : t
+    for (const file of yamlFiles(SUBSCRIPTIONS)) {
+      const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { spec: { topic: string, deadLetterTopic?: string } })
+      for (const { spec: s } of docs) {
+        s.topic = retopic(s.topic)
+        if (s.deadLetterTopic) s.deadLetterTopic = retopic(s.deadLetterTopic)
+      }
+      writeFileSync(join(resources, basename(file)), docs.map((d) => stringify(d)).join('---\n'))
+    }
+  }
+  writeRunFile(dir, spec, 'lab/plan.ts')
+}

@@ -1,0 +1,128 @@
+// Runs a plan's run file with its runner, `dapr run -f` or the project's runner, and
+// supervises it: its output goes on to ours, Ctrl+C is passed on to it, and the run counts
+// as stopped only once every process it started has exited.
+//
+// Why passing Ctrl+C on is needed: `dapr run -f` moves itself into a process group of its
+// own when it starts (setpgid(0, 0) in dapr/cli's cmd/run.go), and the project's runner is
+// started in one (so the apps can be stopped before their sidecars). The terminal's SIGINT
+// reaches npm and this process only; without this, Ctrl+C on `npm start` stopped nothing.
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CONFIG_VARIABLES } from '../../shared/config.ts'
+import type { Plan } from '../plan.ts'
+import { ProcessWatch, signal, type Proc } from '../processes.ts'
+import { LAB_STATE, REPO, STOP_GRACE_MS, say } from '../settings.ts'
+
+/** The project's runner, which stands in for `dapr run -f` where there is no Dapr CLI. */
+export const RUNNER = join(REPO, 'lab', 'run', 'multi-app-run.ts')
+
+/** What `npm run stop` and the doctor need to know of a run that is going on. */
+export interface RunState {
+  /** This process (`npm start`'s). */
+  pid: number
+  runner: Plan['runner']['kind']
+  runnerPid: number
+  runFile: string
+  topic: string
+  /** The apps' settings this run was started with (shared/config.ts's variables), so an app can be restarted as it was. */
+  env: Record<string, string>
+  /** Every process of the run seen so far, so that one left behind can be found by pid. */
+  processes: Proc[]
+}
+export const RUN_STATE = join(LAB_STATE, 'lab-run.json')
+
+/** Presses closer together than this are one Ctrl+C: the terminal and npm both deliver it. */
+const SAME_PRESS_MS = 500
+
+export interface Supervision {
+  /** The run's exit code once every process of it has gone. */
+  done: Promise<number>
+  /** Ctrl+C: the first asks the runner to stop the run, the next forces what is left. */
+  interrupt (): void
+}
+
+export function supervise (plan: Plan, runtimeRoot: string): Supervision {
+  const [command, args] = plan.runner.kind === 'cli'
+    ? [plan.runner.dapr, ['run', '-f', plan.runFile]]
+    : [process.execPath, ['--import', 'tsx', RUNNER, plan.runFile]]
+  if (plan.runner.kind === 'cli') say(`running: dapr run -f ${plan.runFile.replace(`${REPO}/`, '')}`)
+  else say(`Dapr CLI not found: running ${plan.runFile.replace(`${REPO}/`, '')} with the project's runner (lab/run/multi-app-run.ts: same sidecars, same file)`)
+  const child = spawn(command, args, {
+    cwd: REPO,
+    // The CLI finds the runtime under $DAPR_RUNTIME_PATH/.dapr, as the project's runner does.
+    env: { ...process.env, ...plan.sidecarEnv, DAPR_RUNTIME_PATH: runtimeRoot },
+    // The CLI makes a group of its own; the project's runner is given one.
+    detached: plan.runner.kind === 'project',
+    // Through a pipe that this process holds open to the end: the CLI dies (and orphans
+    // its sidecars) if its stdout is closed when it prints its shutdown lines.
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => { process.stdout.write(`${line}\n`) })
+  }
+  const watch = new ProcessWatch(child.pid!).start()
+  const appSettings = Object.fromEntries(CONFIG_VARIABLES.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]))
+  const saveState = () => {
+    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: child.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: watch.alive() }
+    try { mkdirSync(dirname(RUN_STATE), { recursive: true }); writeFileSync(RUN_STATE, JSON.stringify(state, null, 2)) } catch { /* only a help for npm run stop */ }
+  }
+  saveState()
+  const saving = setInterval(saveState, 2000)
+
+  let exited: number | undefined
+  const exit = new Promise<number>((resolve) => {
+    child.on('error', (err) => { say(`cannot start ${command}: ${err.message}`); exited = 1; resolve(1) })
+    child.on('exit', (code, sig) => { exited = code ?? (sig ? 128 : 1); resolve(exited) })
+  })
+  let firstPress = 0
+  let forced = false
+  const force = () => {
+    forced = true
+    say('forcing the run to stop: killing what is left of it')
+    for (const p of [...watch.alive(), { pid: child.pid! }]) signal(p.pid, 'SIGKILL')
+  }
+  const interrupt = () => {
+    const now = Date.now()
+    if (firstPress === 0) {
+      firstPress = now
+      say('stopping the run (Ctrl+C again to force)...')
+      signal(child.pid!, 'SIGINT')
+    } else if (now - firstPress > SAME_PRESS_MS && !forced) {
+      force()
+    }
+  }
+
+  const done = (async () => {
+    const code = await exit
+    // The runner is gone; its apps and sidecars must be too before the run counts as stopped.
+    await watch.look().catch(() => {})
+    const deadline = Date.now() + STOP_GRACE_MS
+    while (watch.alive().length > 0 && Date.now() < deadline) {
+      await sleep(100)
+      await watch.look().catch(() => {})
+    }
+    const left = watch.alive()
+    if (left.length > 0) {
+      say(`${left.length} process(es) of the run outlived it: killing ${left.map((p) => `${p.pid} (${p.cmd.slice(0, 60)})`).join(', ')}`)
+      for (const p of left) signal(p.pid, 'SIGKILL')
+    }
+    watch.stop()
+    clearInterval(saving)
+    rmSync(RUN_STATE, { force: true })
+    return forced ? 130 : code
+  })()
+  return { done, interrupt }
+}
+
+/** The run going on, as its `npm start` last wrote it down, if there is one. */
+export function runState (): RunState | undefined {
+  if (!existsSync(RUN_STATE)) return undefined
+  try {
+    return JSON.parse(readFileSync(RUN_STATE, 'utf8')) as RunState
+  } catch {
+    return undefined
+  }
+}
