@@ -37,7 +37,7 @@ export async function start (argv: string[]): Promise<number> {
     if (!interrupted) await BROKERS[plan.broker as keyof typeof BROKERS]?.prepareTopic?.(plan.topic)
     if (interrupted) return 130
     prepareRunFiles(plan)
-    run = supervise(plan, runtime.root)
+    run = supervise(plan, runtime.root, started.map((s) => s.name))
     return await run.done
   } finally {
     for (const service of started.reverse()) {

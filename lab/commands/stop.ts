@@ -1,13 +1,14 @@
 // `npm run stop`: stops what an earlier run left behind, whichever runner ran it: the run
 // (its `npm start` is asked to stop it, as Ctrl+C would), or, when that process is gone,
-// every process of the run it wrote down; then `dapr stop` where the Dapr CLI is, and every
-// server the project started (never one it found running).
+// every process of the run it wrote down; then `dapr stop` where the Dapr CLI is, and the
+// servers that run started. With no run written down, every server the project started
+// (never one it found running).
 import { execa } from 'execa'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chooseRunner } from '../plan.ts'
 import { isAlive, listProcesses, signal, type Proc } from '../processes.ts'
 import { RUN_STATE, RUNNER, runState } from '../run/supervise.ts'
-import { services } from '../brokers.ts'
+import { serviceNamed, services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
 import { rmSync } from 'node:fs'
 
@@ -47,7 +48,7 @@ export async function stop (): Promise<number> {
   }
   if (!await until(() => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
   rmSync(RUN_STATE, { force: true })
-  for (const service of services) await service.down()
+  for (const service of run ? run.services.map(serviceNamed) : services) await service.down()
   say('stopped')
   return 0
 }

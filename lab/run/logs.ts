@@ -21,3 +21,19 @@ export function newestLog (dir: string, name: string, kind: 'app' | 'daprd'): st
   const files = readdirSync(logs).filter((f) => f.startsWith(`${name}_${kind}_`)).map((f) => join(logs, f))
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
 }
+
+/**
+ * The log files of the last run among those of `dir` whose names match: the newest one,
+ * and the others started within 30 s of it (the time in a log's name is its start).
+ */
+export function recentLogs (dir: string, name: RegExp): string[] {
+  const logs = logDir(join(REPO, dir))
+  if (!existsSync(logs)) return []
+  const startOf = (f: string) => {
+    const [, y, mo, d, h, mi, sec] = /_(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)\.log$/.exec(f) ?? []
+    return y === undefined ? 0 : Date.UTC(+y, +mo! - 1, +d!, +h!, +mi!, +sec!)
+  }
+  const files = readdirSync(logs).filter((f) => name.test(f)).map((f) => ({ file: join(logs, f), at: startOf(f) }))
+  const newest = Math.max(...files.map((f) => f.at))
+  return files.filter((f) => newest - f.at <= 30_000).map((f) => f.file)
+}

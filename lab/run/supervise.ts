@@ -31,6 +31,8 @@ export interface RunState {
   env: Record<string, string>
   /** Every process of the run seen so far, so that one left behind can be found by pid. */
   processes: Proc[]
+  /** The servers this `npm start` started (and stops again when it ends). */
+  services: string[]
 }
 export const RUN_STATE = join(LAB_STATE, 'lab-run.json')
 
@@ -44,7 +46,7 @@ export interface Supervision {
   interrupt (): void
 }
 
-export function supervise (plan: Plan, runtimeRoot: string): Supervision {
+export function supervise (plan: Plan, runtimeRoot: string, services: string[]): Supervision {
   const [command, args] = plan.runner.kind === 'cli'
     ? [plan.runner.dapr, ['run', '-f', plan.runFile]]
     : [process.execPath, ['--import', 'tsx', RUNNER, plan.runFile]]
@@ -66,7 +68,7 @@ export function supervise (plan: Plan, runtimeRoot: string): Supervision {
   const watch = new ProcessWatch(child.pid!).start()
   const appSettings = Object.fromEntries(CONFIG_VARIABLES.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]))
   const saveState = () => {
-    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: child.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: watch.alive() }
+    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: child.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: watch.alive(), services }
     try { mkdirSync(dirname(RUN_STATE), { recursive: true }); writeFileSync(RUN_STATE, JSON.stringify(state, null, 2)) } catch { /* only a help for npm run stop */ }
   }
   saveState()

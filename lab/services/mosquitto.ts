@@ -78,4 +78,4 @@ function down (): Promise<void> {
   return stopPidFile('mosquitto', PID_FILE, 'mosquitto')
 }
 
-export const mosquitto: Service = { name: 'mosquitto', label: 'Mosquitto', port: PORT, ping, up, down }
+export const mosquitto: Service = { name: 'mqtt', label: 'Mosquitto', port: PORT, ping, up, down }

@@ -73,7 +73,7 @@ function down (): Promise<void> {
   return stopPidFile('nats-server', PID_FILE, 'nats-server')
 }
 
-export const nats: Service = { name: 'nats', label: 'NATS', port: PORT, ping, up, down }
+export const nats: Service = { name: 'jetstream', label: 'NATS', port: PORT, ping, up, down }
 
 /** The STREAM.CREATE request/reply: the reply's payload, or the server's -ERR line. */
 function createStream (name: string): Promise<string | undefined> {

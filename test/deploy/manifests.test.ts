@@ -12,8 +12,9 @@ import { beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { PUBSUB_NAME, STATE_STORE_NAME, DEFAULT_TOPIC, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
 import { freePort } from '../../lab/ports.ts'
+import { kustomize as findKustomize } from '../../lab/services/kustomize.ts'
 import {
-  REPO, KUBERNETES_VERSION, daprVersion, goModuleDir, provisionKustomize, render, loadValidator,
+  REPO, KUBERNETES_VERSION, daprVersion, goModuleDir, render, loadValidator,
   injectorAnnotations, componentFields, parseDockerfile,
   type K8sObject, type Validator, type AnnotationType
 } from './schemas.ts'
@@ -387,12 +388,12 @@ let tools: Tools | undefined
 let setupError: unknown
 
 // Provisioning that fails makes every test below fail with its message (none is skipped).
-beforeAll(() => {
+beforeAll(async () => {
   try {
     const daprDir = goModuleDir('github.com/dapr/dapr', daprVersion())
     const contribVersion = /^\s*github\.com\/dapr\/components-contrib (v\S+)/m.exec(readFileSync(join(daprDir, 'go.mod'), 'utf8'))?.[1]
     if (!contribVersion) throw new Error(`components-contrib not required in ${daprDir}/go.mod`)
-    const kustomize = provisionKustomize()
+    const kustomize = await findKustomize()
     tools = {
       validator: loadValidator(goModuleDir('k8s.io/kubernetes', KUBERNETES_VERSION), daprDir),
       annotations: injectorAnnotations(daprDir),

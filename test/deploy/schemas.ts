@@ -51,30 +51,6 @@ export function goModuleDir (module: string, version: string): string {
   return info.Dir
 }
 
-/**
- * lab/services/kustomize.ts: finds or builds kustomize; the binary's path. Run in a child
- * node, as kustomize() is async and the test's beforeAll (which calls this) is not.
- */
-export function provisionKustomize (): string {
-  const program = "import('./lab/services/kustomize.ts').then(m => m.kustomize()).then(bin => console.log(bin), err => { console.error(err.message); process.exit(1) })"
-  let out: string
-  try {
-    out = execFileSync(process.execPath, ['--import', 'tsx', '-e', program], {
-      cwd: REPO,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: 600_000
-    })
-  } catch (err) {
-    // Not err.message: it repeats the program above.
-    const e = err as { status?: number | null, signal?: string | null }
-    throw new Error(`lab/services/kustomize.ts could not provide kustomize (its messages are above; ${e.signal ?? `exit code ${e.status}`})`)
-  }
-  const bin = out.trim().split('\n').pop()
-  if (!bin || !existsSync(bin)) throw new Error(`lab/services/kustomize.ts gave no kustomize binary: ${JSON.stringify(out)}`)
-  return bin
-}
-
 export interface K8sObject {
   apiVersion: string
   kind: string

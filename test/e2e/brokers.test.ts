@@ -2,7 +2,7 @@
 // change: 19 orders each received exactly once, and orders published while the
 // order-processor was not running delivered when it starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab, expectEachOnce, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { Lab, RUNNERS, expectEachOnce, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 // What a broker keeps for a subscriber that has never connected: Redis Streams (the
@@ -20,12 +20,18 @@ const BROKERS = [
   { name: 'mqtt', keepsOrdersBeforeFirstSubscription: false, losesOrdersQueuedWhileDown: true }
 ]
 
-for (const { name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDown = false } of BROKERS) {
-  describe.skipIf(skipBroker(name))(`broker ${name}`, () => {
+// The Dapr CLI starts every app at once, not each after the previous one's sidecar has
+// subscribed, so on RabbitMQ and MQTT the checkout's first orders can reach the broker
+// before any subscription exists, and are dropped: with the CLI, only the brokers that
+// keep orders published before the first subscription are run (README, "Brokers").
+const cases = RUNNERS.flatMap((runner) => BROKERS.filter((b) => runner === 'project' || b.keepsOrdersBeforeFirstSubscription).map((b) => ({ runner, ...b })))
+
+for (const { runner, name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDown = false } of cases) {
+  describe.skipIf(skipBroker(name))(`broker ${name} (runner: ${runner})`, () => {
     const topics: string[] = []
     const labs: Lab[] = []
     const start = (topic: string, env: Record<string, string>, args: string[]) => {
-      const lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20', ...env }, ['--broker', name, ...args])
+      const lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20', LAB_RUNNER: runner, ...env }, ['--broker', name, ...args])
       labs.push(lab)
       return lab
     }

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Lab, REPO, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { Lab, REPO, RUNNERS, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 type Kind = 'lab-run' | 'lab-look' | 'lab-during' | 'lab-check'
@@ -49,7 +49,7 @@ function parseRun (command: string): { env: Record<string, string>, args: string
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
 
-describe('LAB.md, every exercise as written', () => {
+describe.each(RUNNERS)('LAB.md, every exercise as written (runner: %s)', (runner) => {
   const all = exercises()
   it('has the eight exercises, each with a check', () => {
     expect(all.map((e) => e.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
@@ -60,13 +60,13 @@ describe('LAB.md, every exercise as written', () => {
     const want = expected[exercise.n]!
     it.skipIf(want.needs !== undefined && skipBroker(want.needs))(`${exercise.n}. ${exercise.title}`, async () => {
       const topic = uniqueTopic()
-      const env = { ...process.env, ORDERS_TOPIC: topic, PUBLISH_INTERVAL_MS: '100' }
+      const env = { ...process.env, ORDERS_TOPIC: topic, PUBLISH_INTERVAL_MS: '100', LAB_RUNNER: runner }
       const run = exercise.blocks.find((b) => b.kind === 'lab-run')
       const extra: string[] = []
       let lab: Lab | undefined
       if (run) {
         const { env: runEnv, args } = parseRun(run.command)
-        lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '100', ...runEnv }, args)
+        lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '100', LAB_RUNNER: runner, ...runEnv }, args)
         cleanups.push(() => lab!.dispose())
       }
 

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, expectEachOnce, portIsFree, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, RUNNERS, expectEachOnce, killHard, portIsFree, runTracked, runUntil, uniqueTopic, until } from './lab.ts'
 import { flagOf } from '../../lab/processes.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
-describe('npm start: the lab on real sidecars and a real Redis', () => {
+describe.each(RUNNERS)('npm start (runner: %s): the lab on real sidecars and a real Redis', (runner) => {
   // A topic of its own: orders left in Redis by earlier runs cannot reach this one.
   const topic = uniqueTopic()
   let lab: Lab | undefined
@@ -12,7 +12,7 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
 
   it('delivers orderId 1..19 exactly once each, then Ctrl+C (pressed twice) leaves no process and frees port 6001', async () => {
     expect(await portIsFree(6001), 'port 6001 is taken before the run; stop what holds it (npm run stop)').toBe(true)
-    lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '50' })
+    lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '50', LAB_RUNNER: runner })
 
     await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 150_000)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
@@ -39,5 +39,20 @@ describe('npm start: the lab on real sidecars and a real Redis', () => {
 
     expect(await lab.processes()).toEqual([])
     expect(await portIsFree(6001)).toBe(true)
+  })
+
+  it('npm start killed outright (SIGKILL, no clean-up of its own): npm run stop finds what the run left and stops all of it', async () => {
+    const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
+    try {
+      await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
+      await killHard((await killed.find('lab/bootstrap.mjs start')).pid)
+      expect((await killed.processes()).some((p) => p.cmd.includes('daprd')), 'the sidecars outlive a killed npm start').toBe(true)
+      const stop = await runTracked('npm', ['run', 'stop'], { env: { ...process.env, LAB_RUNNER: runner } })
+      expect(stop.status, stop.stdout + stop.stderr).toBe(0)
+      await until('every process of the killed run to be gone', async () => (await killed.processes()).filter((p) => p.pid !== killed.child.pid).length === 0, 30_000)
+      expect(await portIsFree(6001)).toBe(true)
+    } finally {
+      await killed.dispose()
+    }
   })
 })

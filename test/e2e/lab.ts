@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
 import type { Redis } from 'ioredis'
-import { ProcessWatch, isAlive, type Proc } from '../../lab/processes.ts'
+import { ProcessWatch, isAlive, onPath, type Proc } from '../../lab/processes.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import { receivedOrderIds } from '../../shared/log-lines.ts'
@@ -29,16 +29,25 @@ export async function until (what: string, check: () => boolean | Promise<boolea
   }
 }
 
+/**
+ * The runners the end-to-end tests run the lab with: the project's always, and the Dapr
+ * CLI's `dapr run -f` too when one is on PATH or named by DAPR_CLI (as on a laptop after
+ * `dapr init`). A test that runs on one only says why.
+ */
+export type RunnerKind = 'project' | 'cli'
+export const RUNNERS: RunnerKind[] = process.env.DAPR_CLI || onPath('dapr') ? ['project', 'cli'] : ['project']
+
 export class Lab {
   readonly lines: string[] = []
   readonly child: ChildProcess
   readonly watch: ProcessWatch
   exitCode: number | null | undefined
 
+  /** `npm start` with `args`, on the project's runner unless env says LAB_RUNNER=cli. */
   constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], cwd = REPO, command = ['npm', 'start']) {
     this.child = spawn(command[0]!, [...command.slice(1), ...(args.length ? ['--', ...args] : [])], {
       cwd,
-      env: { ...process.env, ORDERS_TOPIC: topic, ...env },
+      env: { ...process.env, LAB_RUNNER: 'project', ORDERS_TOPIC: topic, ...env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
