@@ -1,10 +1,18 @@
 // Ports, for the lab's tools and tests: whether one is free, and free ones to use.
+import { createServer } from 'node:net'
 import getPort, { portNumbers } from 'get-port'
 import { HOST } from './settings.ts'
 
-/** Whether a port can be listened on (on loopback, as the apps and sidecars listen). */
-export async function portIsFree (port: number, host = HOST): Promise<boolean> {
-  return await getPort({ port, host }) === port
+/**
+ * Whether a port can be listened on now (on loopback, as the apps and sidecars listen).
+ * Not get-port: it keeps a port it answered with locked for a while, in this process.
+ */
+export function portIsFree (port: number, host = HOST): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, host, () => server.close(() => resolve(true)))
+  })
 }
 
 /**

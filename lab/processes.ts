@@ -81,15 +81,23 @@ export class ProcessWatch {
   }
 }
 
-/** An executable on PATH (and, for tools Debian keeps there, in `extraDirs`), found without a shell. */
+/** Whether `file` is a file this process may execute. */
+export function isExecutable (file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK)
+    return statSync(file).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** An executable on PATH, else in one of `extraDirs` (Debian keeps some servers in /usr/sbin), found without a shell. */
 export function onPath (name: string, extraDirs: string[] = []): string | undefined {
-  const exts = process.platform === 'win32' ? (process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : ['']
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), ...extraDirs]) {
-    for (const ext of exts) {
-      const file = join(dir || '.', name + ext)
-      try {
-        if (statSync(file).isFile()) { accessSync(file, constants.X_OK); return file }
-      } catch { /* not here */ }
+  const suffixes = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : ['']
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...extraDirs]) {
+    for (const suffix of suffixes) {
+      const file = join(dir, name + suffix)
+      if (isExecutable(file)) return file
     }
   }
   return undefined

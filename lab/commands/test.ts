@@ -23,7 +23,7 @@ async function reasonIfNot (fn: () => Promise<unknown>): Promise<string | undefi
 }
 
 export async function test (argv: string[]): Promise<number> {
-  await ensureDaprRuntime()
+  const runtime = await ensureDaprRuntime()
   // A broker that cannot start here is skipped on a laptop (with the reason) and fails the
   // run on CI (CI=true), where every broker is required (test/e2e/lab.ts, skipBroker).
   const unavailable: string[] = []
@@ -56,7 +56,7 @@ export async function test (argv: string[]): Promise<number> {
     const tsc = await execa('tsc', ['--noEmit'], { cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false })
     if (tsc.exitCode !== 0) return tsc.exitCode ?? 1
     const vitest = await execa('vitest', ['run', ...argv], {
-      cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false, env: { LAB_UNAVAILABLE_BROKERS: unavailable.join('\n') }
+      cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false, env: { LAB_UNAVAILABLE_BROKERS: unavailable.join('\n'), DAPR_RUNTIME_PATH: runtime.root }
     })
     if (unavailable.length > 0) console.log(`Not tested on this machine (brokers, Zipkin, Chromium):\n${unavailable.map((u) => `- ${u}`).join('\n')}`)
     return vitest.exitCode ?? 1

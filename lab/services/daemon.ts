@@ -5,19 +5,8 @@ import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
-import psList from 'ps-list'
 import { HOST, LabError, say } from '../settings.ts'
-import { findBinary } from './debian.ts'
-
-/** Whether a process `pid` exists (one of another user's counts too). */
-export function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+import { isAlive, listProcesses, onPath } from '../processes.ts'
 
 /**
  * Polls `check` every 200 ms until it holds, for at most `ms`; false if it never did. Says
@@ -105,7 +94,7 @@ export async function runLogged (command: string, args: string[], options: { log
  */
 export async function requireJava17 (server: string, port: number, instead: string): Promise<void> {
   const name = server.split(' ')[0]
-  if (!findBinary('java') || !findBinary('mvn')) {
+  if (!onPath('java') || !onPath('mvn')) {
     throw new LabError(`${name} is not running on ${HOST}:${port}, and starting one needs java (17+) and mvn.
 Fix: install them (Debian/Ubuntu: 'sudo apt-get install openjdk-17-jre-headless maven'; macOS: 'brew install openjdk@17 maven') or start ${instead} on port ${port}, then run this again.`)
   }
@@ -117,10 +106,9 @@ Fix: install them (Debian/Ubuntu: 'sudo apt-get install openjdk-17-jre-headless 
 Fix: 'sudo apt-get install openjdk-17-jre-headless' (and pick it with 'sudo update-alternatives --config java'), then run this again.`)
 }
 
-/** The command line of process `pid` (ps-list's; none on Windows), or undefined when it is gone. */
+/** The command line of process `pid`, or undefined when it is gone. */
 async function commandLineOf (pid: number): Promise<string | undefined> {
-  const found = (await psList()).find((p) => p.pid === pid)
-  return found && (found.cmd || found.name)
+  return (await listProcesses()).find((p) => p.pid === pid)?.cmd
 }
 
 function readPidFile (pidFile: string): { text: string, pid?: number } | undefined {

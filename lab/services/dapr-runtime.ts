@@ -2,9 +2,10 @@
 // under $DAPR_RUNTIME_PATH/.dapr/bin or ~/.dapr/bin, what `dapr init [--slim]` leaves);
 // otherwise daprd is built once from Dapr's Go module into the cache (BUILT_RUNTIME), laid
 // out like `dapr init --slim`. DAPR_LAB_FORCE_BUILD ignores existing installs.
-import { accessSync, chmodSync, constants, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
+import { isExecutable } from '../processes.ts'
 import { BUILT_RUNTIME, CACHE, DAPR_VERSION, daprdOf, LabError, runtimeRoots, say } from '../settings.ts'
 
 export interface DaprRuntime {
@@ -55,15 +56,6 @@ metadata:
   name: daprConfig
 spec: {}
 `
-
-function isExecutable (file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK)
-    return statSync(file).isFile()
-  } catch {
-    return false
-  }
-}
 
 function originOf (root: string): DaprRuntime['origin'] {
   if (resolve(root) === resolve(BUILT_RUNTIME)) return 'built'

@@ -1,32 +1,9 @@
 // Installing a server from Debian's packages (as root, with apt-get), and finding a server's
 // binary, which Debian may keep off a normal user's PATH.
-import { accessSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { execa } from 'execa'
+import { onPath } from '../processes.ts'
 import { LabError, say } from '../settings.ts'
-
-/** Whether `file` is a file this process may execute. */
-export function isExecutable (file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK)
-    return statSync(file).isFile()
-  } catch {
-    return false
-  }
-}
-
-/** Where `name` is on PATH, else in one of `extraDirs` (like `command -v`, without a shell); undefined when nowhere. */
-export function findBinary (name: string, extraDirs: string[] = []): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...extraDirs]
-  const suffixes = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : ['']
-  for (const dir of dirs) {
-    for (const suffix of suffixes) {
-      const file = join(dir, name + suffix)
-      if (isExecutable(file)) return file
-    }
-  }
-  return undefined
-}
 
 const POLICY = '/usr/sbin/policy-rc.d'
 const POLICY_MARK = 'dapr-pubsub-lab'
@@ -54,7 +31,7 @@ function allowServiceStarts (): void {
  * apt-get, else throws a LabError saying `fix` (the exact command for the user's system).
  */
 export async function installPackage (pkg: string, what: string, fix: string): Promise<void> {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0 || !findBinary('apt-get')) throw new LabError(fix)
+  if (process.platform !== 'linux' || process.getuid?.() !== 0 || !onPath('apt-get')) throw new LabError(fix)
   say(`installing ${what} from Debian's packages (apt-get install ${pkg})...`)
   const ours = forbidServiceStarts()
   const apt = (...args: string[]) => execa('apt-get', args, { stdio: 'ignore', env: { DEBIAN_FRONTEND: 'noninteractive' } })

@@ -21,7 +21,8 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CACHE, HOST, KAFKA_VERSION, LabError, PORTS, say } from '../settings.ts'
-import { isAlive, ownPid, requireJava17, runLogged, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
+import {ownPid, requireJava17, runLogged, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
+import { isAlive } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.kafka

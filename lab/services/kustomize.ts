@@ -1,23 +1,11 @@
 // kustomize v5 for deploy/: $KUSTOMIZE, or a kustomize v5 on the PATH, is used as it is;
 // otherwise it is built once from its Go module (sigs.k8s.io/kustomize/kustomize/v5) into
 // the cache.
-import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs'
-import { delimiter, dirname, join } from 'node:path'
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { execa } from 'execa'
+import { isExecutable, onPath } from '../processes.ts'
 import { CACHE, KUSTOMIZE_VERSION, LabError, say } from '../settings.ts'
-
-function isExecutable (file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK)
-    return statSync(file).isFile()
-  } catch {
-    return false
-  }
-}
-
-function onPath (name: string): string | undefined {
-  return (process.env.PATH ?? '').split(delimiter).filter(Boolean).map(d => join(d, name)).find(isExecutable)
-}
 
 /** `bin version`'s output, with whether it is a kustomize v5. */
 async function version (bin: string): Promise<{ v5: boolean, output: string }> {

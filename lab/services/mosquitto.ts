@@ -5,7 +5,8 @@ import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { CACHE, HOST, LabError, PORTS, say } from '../settings.ts'
 import { accepts, runLogged, stopPidFile, talk, waitFor } from './daemon.ts'
-import { findBinary, installPackage } from './debian.ts'
+import { installPackage } from './debian.ts'
+import { onPath } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.mqtt
@@ -30,7 +31,7 @@ function ping (): Promise<boolean> {
 }
 
 // mosquitto lives in /usr/sbin on Debian, which is not on a normal user's PATH.
-const mosquittoBin = () => findBinary('mosquitto', ['/usr/sbin'])
+const mosquittoBin = () => onPath('mosquitto', ['/usr/sbin'])
 
 async function install (): Promise<void> {
   if (mosquittoBin()) return

@@ -5,7 +5,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CACHE, HOST, LabError, PORTS, say } from '../settings.ts'
 import { accepts, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
-import { findBinary, installPackage } from './debian.ts'
+import { installPackage } from './debian.ts'
+import { onPath } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.nats
@@ -39,7 +40,7 @@ function ping (): Promise<boolean> {
 }
 
 // nats-server lives in /usr/sbin on Debian, which is not on a normal user's PATH.
-const natsServer = () => findBinary('nats-server', ['/usr/sbin'])
+const natsServer = () => onPath('nats-server', ['/usr/sbin'])
 
 async function install (): Promise<void> {
   if (natsServer()) return

@@ -5,8 +5,10 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { CACHE, HOST, LabError, PORTS, say } from '../settings.ts'
-import { accepts, isAlive, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
-import { findBinary, installPackage, isExecutable } from './debian.ts'
+import {accepts, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
+import { isAlive } from '../processes.ts'
+import { installPackage } from './debian.ts'
+import { isExecutable, onPath } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.rabbitmq
@@ -39,7 +41,7 @@ function ping (): Promise<boolean> {
  */
 function rabbitmqBin (tool: string): string | undefined {
   const debian = join('/usr/lib/rabbitmq/bin', tool)
-  return isExecutable(debian) ? debian : findBinary(tool)
+  return isExecutable(debian) ? debian : onPath(tool)
 }
 
 /**
@@ -145,7 +147,7 @@ async function up (): Promise<{ started: boolean }> {
 async function epmdDown (): Promise<void> {
   if (!existsSync(EPMD_OURS)) return
   rmSync(EPMD_OURS, { force: true })
-  const epmd = findBinary('epmd', ['/usr/lib/erlang/bin'])
+  const epmd = onPath('epmd', ['/usr/lib/erlang/bin'])
   if (!epmd || !await epmdAnswers()) return
   const names = async () => (await execa(epmd, ['-names'], { reject: false })).stdout
   // The node's registration goes with its connection to epmd, a moment after it exits.

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { CACHE, HOST, LabError, PORTS, say } from '../settings.ts'
 import { ownPid, stopPidFile, talk, waitFor } from './daemon.ts'
-import { findBinary, installPackage } from './debian.ts'
+import { installPackage } from './debian.ts'
+import { onPath } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.redis
@@ -19,7 +20,7 @@ function ping (): Promise<boolean> {
 }
 
 async function install (): Promise<void> {
-  if (findBinary('redis-server')) return
+  if (onPath('redis-server')) return
   await installPackage('redis-server', 'Redis', `Redis is not running on ${HOST}:${PORT} and redis-server is not installed.
 Fix: install it (Debian/Ubuntu: 'sudo apt-get install redis-server'; macOS: 'brew install redis') or start a Redis on port ${PORT}, then run this again.`)
 }
@@ -33,7 +34,7 @@ async function up (): Promise<{ started: boolean }> {
   mkdirSync(DIR, { recursive: true })
   say(`starting redis-server on ${HOST}:${PORT} (data and AOF in ${DIR})`)
   // redis-server has a daemon mode of its own, and writes its own pid file.
-  await execa(findBinary('redis-server')!, ['--bind', HOST, '--port', String(PORT), '--dir', DIR, '--appendonly', 'yes',
+  await execa(onPath('redis-server')!, ['--bind', HOST, '--port', String(PORT), '--dir', DIR, '--appendonly', 'yes',
     '--daemonize', 'yes', '--pidfile', PID_FILE, '--logfile', LOG], { stdio: 'ignore' })
     .catch(() => { throw new LabError(`redis-server did not start; see ${LOG}`) })
   if (!await waitFor('Redis to answer', ping, 10_000)) throw new LabError(`redis-server started but does not answer; see ${LOG}`)

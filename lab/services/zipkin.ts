@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CACHE, HOST, LabError, PORTS, say, ZIPKIN_VERSION } from '../settings.ts'
-import { isAlive, ownPid, requireJava17, runLogged, startDaemon, stopPidFile, waitFor } from './daemon.ts'
+import {ownPid, requireJava17, runLogged, startDaemon, stopPidFile, waitFor } from './daemon.ts'
+import { isAlive } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.zipkin

@@ -45,7 +45,7 @@ describe.each(RUNNERS)('npm start (runner: %s): the lab on real sidecars and a r
     const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
     try {
       await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
-      await killHard((await killed.find('lab/bootstrap.mjs start')).pid)
+      await killHard((await killed.find('node lab/bootstrap.mjs start')).pid)
       expect((await killed.processes()).some((p) => p.cmd.includes('daprd')), 'the sidecars outlive a killed npm start').toBe(true)
       const stop = await runTracked('npm', ['run', 'stop'], { env: { ...process.env, LAB_RUNNER: runner } })
       expect(stop.status, stop.stdout + stop.stderr).toBe(0)

@@ -66,7 +66,8 @@ export class Lab {
   /** The one process of the run whose command line contains every one of `parts`. */
   async find (...parts: string[]): Promise<Proc> {
     await this.watch.look()
-    const matches = this.watch.alive().filter((p) => parts.every((part) => p.cmd.includes(part)))
+    // Not the shells that started it (`sh -c ...` holds the same words).
+    const matches = this.watch.alive().filter((p) => !/^(sh|dash|bash)$/.test(p.name) && parts.every((part) => p.cmd.includes(part)))
     if (matches.length !== 1) throw new Error(`expected one process with ${parts.join(' ')}, found: ${JSON.stringify(matches)}`)
     return matches[0]!
   }
