@@ -92,9 +92,9 @@ export function isExecutable (file: string): boolean {
 }
 
 /** An executable on PATH, else in one of `extraDirs` (Debian keeps some servers in /usr/sbin), found without a shell. */
-export function onPath (name: string, extraDirs: string[] = []): string | undefined {
+export function onPath (name: string, extraDirs: string[] = [], path = process.env.PATH): string | undefined {
   const suffixes = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : ['']
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...extraDirs]) {
+  for (const dir of [...(path ?? '').split(delimiter).filter(Boolean), ...extraDirs]) {
     for (const suffix of suffixes) {
       const file = join(dir, name + suffix)
       if (isExecutable(file)) return file

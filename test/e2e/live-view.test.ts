@@ -30,7 +30,7 @@ describe.skipIf(skipBroker('chromium'))('the live view (GET /) in headless Chrom
   })
 
   it('shows all 19 orders as they arrive, with the counts and the broker, behind the app token', async () => {
-    expect(executablePath, 'Chromium is not installed (scripts/test.sh installs it on Debian)').toBeDefined()
+    expect(executablePath, 'Chromium is not installed (`npm test` installs it on Debian)').toBeDefined()
     const token = 'live-view-token'
     // Slow enough to watch them arrive, and a poison order to show a dead letter.
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '150', POISON_EVERY: '10', APP_API_TOKEN: token })
