@@ -130,6 +130,16 @@ const SHIPPING: AppSpec = {
   appHealthThreshold: APP_HEALTH.threshold
 }
 
+/** The plan for `npm start`'s arguments, or why there is none (in words that say what to do). */
+export function tryPlan (argv: string[], env: NodeJS.ProcessEnv = process.env): Plan | { error: string } {
+  try {
+    return makePlan(parsePlanArgs(argv), env)
+  } catch (err) {
+    if (err instanceof LabError) return { error: err.message }
+    return { error: `the run cannot be planned: ${(err as Error).message.split('\n')[0]}` }
+  }
+}
+
 /** Reads .env the way the apps do (the environment wins), without changing process.env. */
 export function labEnv (env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const file = join(REPO, '.env')

@@ -1,7 +1,7 @@
 // `npm run lab:check -- N`: checks the result of exercise N of LAB.md from what the last
 // run left behind (the apps' and sidecars' log files, Redis, Zipkin) and says what is
 // wrong when it is not right. One line per check; exit code 1 when one fails.
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../shared/config.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
@@ -9,7 +9,7 @@ import { orderProblem } from '../../shared/order.ts'
 import { deadLetterTopic, PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { labEnv } from '../plan.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../redis.ts'
-import { newestLog, recentLogs } from '../run/logs.ts'
+import { newestLog, recentLogs, startedAt } from '../run/logs.ts'
 import { renderOverlay } from '../services/kustomize.ts'
 import { PORTS, REPO } from '../settings.ts'
 import { ZIPKIN_URL } from '../services/zipkin.ts'
@@ -99,7 +99,7 @@ const exercises: Record<number, () => Promise<void> | void> = {
   5 () {
     const restarted = newestLog('subscriber', 'order-processor-restarted', 'app')
     const first = newestLog('subscriber', 'order-processor', 'app')
-    if (!verify(restarted !== undefined && first !== undefined && statSync(restarted).mtimeMs >= statSync(first).mtimeMs,
+    if (!verify(restarted !== undefined && first !== undefined && startedAt(restarted) >= startedAt(first),
       'the order-processor was killed and started again during the last run', 'while `npm start` runs, run `npm run lab:crash`')) return
     checkoutFinished()
     const before = receivedIn(read(first))

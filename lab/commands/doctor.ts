@@ -19,12 +19,12 @@ import { portToPid } from 'pid-port'
 import { parseAllDocuments } from 'yaml'
 import { PUBSUB_NAME, STATE_STORE_NAME } from '../../shared/pubsub.ts'
 import { BROKERS, brokerOfType } from '../brokers.ts'
-import { COMPONENTS, SUBSCRIPTIONS, makePlan, parsePlanArgs, yamlFiles as yamlIn, type Plan } from '../plan.ts'
+import { COMPONENTS, SUBSCRIPTIONS, tryPlan, yamlFiles as yamlIn } from '../plan.ts'
 import { portIsFree } from '../ports.ts'
 import { listProcesses, onPath, type Proc as ProcessInfo } from '../processes.ts'
 import { RUNNER, runState } from '../run/supervise.ts'
 import { findDaprRuntime } from '../services/dapr-runtime.ts'
-import { BUILT_RUNTIME, LabError, REPO, runtimeRoots } from '../settings.ts'
+import { BUILT_RUNTIME, REPO, runtimeRoots } from '../settings.ts'
 
 
 interface Result {
@@ -107,19 +107,7 @@ async function checkRuntime (): Promise<Result> {
   return ok(`Dapr runtime: daprd ${stdout.trim()} at ${daprd} (${origin})`)
 }
 
-// ---------------------------------------------------------------------------------------
-// The run plan: lab/plan.ts's, for these arguments, or why there is none
-
-type PlanResult = Plan | { error: string }
-
-function planFor (args: string[]): PlanResult {
-  try {
-    return makePlan(parsePlanArgs(args))
-  } catch (err) {
-    if (err instanceof LabError) return { error: err.message }
-    return { error: `the run cannot be planned: ${(err as Error).message.split('\n')[0]}` }
-  }
-}
+type PlanResult = ReturnType<typeof tryPlan>
 
 // ---------------------------------------------------------------------------------------
 // Component files
@@ -369,7 +357,7 @@ async function checkPorts (plan: PlanResult, procs: Proc[]): Promise<Result[]> {
 
 // ---------------------------------------------------------------------------------------
 
-async function runChecks (labArgs: string[], planned?: Plan): Promise<{ results: Result[], blocked: boolean }> {
+async function runChecks (plan: PlanResult): Promise<{ results: Result[], blocked: boolean }> {
   // A check that fails by itself must not stop the lab: it says so and the others go on.
   const safely = async (name: string, check: () => Result | Result[] | Promise<Result | Result[]>): Promise<Result[]> => {
     try {
@@ -378,10 +366,10 @@ async function runChecks (labArgs: string[], planned?: Plan): Promise<{ results:
       return [warn(`${name}: the check itself failed: ${(err as Error).message.split('\n')[0]}`)]
     }
   }
-  const plan = planned ?? planFor(labArgs)
   const files = 'error' in plan ? yamlIn(COMPONENTS).map(readYaml) : runComponents(plan.brokerFile)
   const components = await safely('component files', () => checkComponents(files, !('error' in plan) && plan.options.declarative === true))
-  const procs = await processes()
+  // Without `ps` (a PATH that lacks it), the process checks say so; the others go on.
+  const procs = await processes().catch((err: Error) => err)
   const results = [...await Promise.all([
     safely('Node.js', checkNode),
     safely('npm dependencies', checkDependencies),
@@ -389,8 +377,8 @@ async function runChecks (labArgs: string[], planned?: Plan): Promise<{ results:
     safely('Dapr runtime', checkRuntime),
     safely('broker', () => checkBroker(plan, files, components.some((r) => r.blocking))),
     safely('state store', () => checkStateStore(files)),
-    safely('ports', () => checkPorts(plan, procs)),
-    safely('lab processes', () => checkStale(procs))
+    safely('ports', () => checkPorts(plan, procs instanceof Error ? [] : procs)),
+    safely('lab processes', () => { if (procs instanceof Error) throw procs; return checkStale(procs) })
   ]), components].flat()
   return { results, blocked: results.some((r) => r.blocking) || 'error' in plan }
 }
@@ -399,8 +387,8 @@ async function runChecks (labArgs: string[], planned?: Plan): Promise<{ results:
  * Before `npm start` runs `plan`: the same checks, showing only what is wrong and not what
  * the start is about to set right. False when something blocks the run.
  */
-export async function checkBeforeStart (plan: Plan): Promise<boolean> {
-  const { results, blocked } = await runChecks([], plan)
+export async function checkBeforeStart (plan: PlanResult): Promise<boolean> {
+  const { results, blocked } = await runChecks(plan)
   const shown = results.filter((r) => !r.ok && !r.startFixes)
   process.stderr.write(shown.map((r) => `${format(r)}\n`).join(''))
   if (blocked) process.stderr.write('[lab] npm start stopped before starting anything: fix the problem above and run it again (`npm run doctor` checks without starting).\n')
@@ -408,7 +396,7 @@ export async function checkBeforeStart (plan: Plan): Promise<boolean> {
 }
 
 export async function doctor (argv: string[]): Promise<number> {
-  const { results, blocked } = await runChecks(argv)
+  const { results, blocked } = await runChecks(tryPlan(argv))
   process.stdout.write(results.map((r) => `${format(r)}\n`).join(''))
   return blocked ? 1 : 0
 }

@@ -4,7 +4,7 @@
 // sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops
 // the servers this command started; a second Ctrl+C forces what is left.
 import { BROKERS, serviceNamed } from '../brokers.ts'
-import { makePlan, parsePlanArgs, prepareRunFiles } from '../plan.ts'
+import { prepareRunFiles, tryPlan } from '../plan.ts'
 import { supervise, type Supervision } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import type { Service } from '../services/service.ts'
@@ -12,7 +12,12 @@ import { say } from '../settings.ts'
 import { checkBeforeStart } from './doctor.ts'
 
 export async function start (argv: string[]): Promise<number> {
-  const plan = makePlan(parsePlanArgs(argv))
+  const plan = tryPlan(argv)
+  // A plan that cannot be made: the doctor's checks say why, better (file and line...).
+  if ('error' in plan) {
+    await checkBeforeStart(plan)
+    return 1
+  }
   const runtime = await ensureDaprRuntime()
   if (!await checkBeforeStart(plan)) return 1
 
@@ -30,8 +35,7 @@ export async function start (argv: string[]): Promise<number> {
     for (const name of plan.services) {
       if (interrupted) break
       const service = serviceNamed(name)
-      const role = name === plan.broker ? 'broker' : name === 'redis' ? 'state store' : 'traces'
-      say(`${role}: ${service.label}`)
+      say(name === plan.broker ? `broker: ${plan.broker} (${plan.brokerFile})` : `${name === 'redis' ? 'state store' : 'traces'}: ${name}`)
       if ((await service.up()).started) started.push(service)
     }
     if (!interrupted) await BROKERS[plan.broker as keyof typeof BROKERS]?.prepareTopic?.(plan.topic)

@@ -10,8 +10,19 @@ export const logDir = (appDir: string): string => join(appDir, '.dapr', 'logs')
 export const logFile = (appDir: string, name: string, kind: 'app' | 'daprd', stamp = timestamp()): string =>
   join(logDir(appDir), `${name}_${kind}_${stamp}.log`)
 
-export function timestamp (): string {
-  return new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
+/** Local time, YYYYMMDDhhmmss, as the Dapr CLI names its log files. */
+export function timestamp (at = new Date()): string {
+  const two = (n: number) => String(n).padStart(2, '0')
+  return `${at.getFullYear()}${two(at.getMonth() + 1)}${two(at.getDate())}${two(at.getHours())}${two(at.getMinutes())}${two(at.getSeconds())}`
+}
+
+/**
+ * When a log's app started, from the time in its name (not its mtime: a runner may still
+ * write to the file of an app that has died).
+ */
+export function startedAt (file: string): number {
+  const [, y, mo, d, h, mi, sec] = /_(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)\.log$/.exec(file) ?? []
+  return y === undefined ? 0 : new Date(+y, +mo! - 1, +d!, +h!, +mi!, +sec!).getTime()
 }
 
 /** The newest log file of an app (`dir` relative to the repository, or absolute). */
@@ -19,7 +30,7 @@ export function newestLog (dir: string, name: string, kind: 'app' | 'daprd'): st
   const logs = logDir(join(REPO, dir))
   if (!existsSync(logs)) return undefined
   const files = readdirSync(logs).filter((f) => f.startsWith(`${name}_${kind}_`)).map((f) => join(logs, f))
-  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
+  return files.sort((a, b) => startedAt(b) - startedAt(a) || statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
 }
 
 /**
@@ -29,11 +40,7 @@ export function newestLog (dir: string, name: string, kind: 'app' | 'daprd'): st
 export function recentLogs (dir: string, name: RegExp): string[] {
   const logs = logDir(join(REPO, dir))
   if (!existsSync(logs)) return []
-  const startOf = (f: string) => {
-    const [, y, mo, d, h, mi, sec] = /_(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)\.log$/.exec(f) ?? []
-    return y === undefined ? 0 : Date.UTC(+y, +mo! - 1, +d!, +h!, +mi!, +sec!)
-  }
-  const files = readdirSync(logs).filter((f) => name.test(f)).map((f) => ({ file: join(logs, f), at: startOf(f) }))
+  const files = readdirSync(logs).filter((f) => name.test(f)).map((f) => ({ file: join(logs, f), at: startedAt(f) }))
   const newest = Math.max(...files.map((f) => f.at))
   return files.filter((f) => newest - f.at <= 30_000).map((f) => f.file)
 }

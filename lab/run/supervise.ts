@@ -51,7 +51,7 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
     ? [plan.runner.dapr, ['run', '-f', plan.runFile]]
     : [process.execPath, ['--import', 'tsx', RUNNER, plan.runFile]]
   if (plan.runner.kind === 'cli') say(`running: dapr run -f ${plan.runFile.replace(`${REPO}/`, '')}`)
-  else say(`Dapr CLI not found: running ${plan.runFile.replace(`${REPO}/`, '')} with the project's runner (lab/run/multi-app-run.ts: same sidecars, same file)`)
+  else say(`${process.env.LAB_RUNNER === 'project' ? 'LAB_RUNNER=project' : 'Dapr CLI not found'}: running ${plan.runFile.replace(`${REPO}/`, '')} with the project's runner (lab/run/multi-app-run.ts: same sidecars, same file)`)
   const child = spawn(command, args, {
     cwd: REPO,
     // The CLI finds the runtime under $DAPR_RUNTIME_PATH/.dapr, as the project's runner does.

@@ -180,7 +180,7 @@ describe('npm run doctor', () => {
     try {
       await until('the left-over process to start', () => leftover.pid !== undefined, 5_000)
       const run = doctor(dir)
-      expect(run.line('lab process')).toMatch(new RegExp(`^warn {5}1 lab process is already running .*: pid ${leftover.pid} \\(node -e .* \\S+/lab/run/multi-app-run\\.ts\\) — fix: \`npm run stop\`$`))
+      expect(run.line('lab process')).toMatch(new RegExp(`^warn {5}1 lab process is already running .*: pid ${leftover.pid} \\(node -e setInterval.*\\) — fix: \`npm run stop\`$`))
       expect(run.status).toBe(0)
       // The project in REPO is another project: the copy's left-overs are not its business.
       expect(doctor(REPO).stdout).not.toContain(`pid ${leftover.pid}`)

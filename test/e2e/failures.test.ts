@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { RUNNER } from '../../lab/run/supervise.ts'
+import { findDaprRuntime } from '../../lab/services/dapr-runtime.ts'
 import { REPO, portIsFree, runTracked, uniqueTopic } from './lab.ts'
 
 describe('clear failures', () => {
@@ -21,7 +22,7 @@ describe('clear failures', () => {
     ].join('\n'))
     const topic = uniqueTopic()
     const run = await runTracked(process.execPath, ['--import', 'tsx', RUNNER, join(dir, 'dapr.yaml')], {
-      cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic, ...env }
+      cwd: REPO, env: { ...process.env, DAPR_RUNTIME_PATH: findDaprRuntime()!.root, ORDERS_TOPIC: topic, ...env }
     })
     return { run }
   }
@@ -48,7 +49,7 @@ describe('clear failures', () => {
 
   it('a sidecar that never gets ready (its app never listens): the run stops after the deadline and says why', async () => {
     const { run } = await runWith(redisAt('localhost:6379'), '["node", "-e", "setInterval(() => {}, 1000)"]', { LAB_SIDECAR_TIMEOUT_S: '3' })
-    expect(run.status).toBe(1)
+    expect(run.status, run.stdout + run.stderr).toBe(1)
     expect(run.stdout).toMatch(/== DAPR - order-processor == not ready after 3 s: it is still waiting for the app to listen on port 6001 .*Its log: .*order-processor_daprd_\d+\.log/)
     expect(run.left).toEqual([])
   })
