@@ -66,7 +66,7 @@ export class ProcessWatch {
   }
 
   /** Looks every `ms` until stopped (the first look at once). */
-  start (ms = 500): this {
+  start (ms = 1000): this {
     void this.look().catch(() => {})
     this.timer = setInterval(() => { void this.look().catch(() => {}) }, ms)
     this.timer.unref()

@@ -128,7 +128,7 @@ describe('npm run doctor', () => {
     expect(run.status).toBe(0)
   })
 
-  it('an unknown --broker: lab-run.ts\'s message, exit code 1', async () => {
+  it('an unknown --broker: the plan\'s message, exit code 1', async () => {
     const { dir } = await copyProject()
     const run = doctor(dir, ['--broker', 'nosuch'])
     expect(run.line('Unknown broker')).toMatch(/^problem  Unknown broker "nosuch"\. Known brokers: jetstream, kafka, mqtt, rabbitmq, redis/)

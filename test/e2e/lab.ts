@@ -51,7 +51,7 @@ export class Lab {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
-    this.watch = new ProcessWatch(this.child.pid!).start(250)
+    this.watch = new ProcessWatch(this.child.pid!).start()
     collectLines(this.child, this.lines)
     this.child.on('exit', (code) => { this.exitCode = code })
   }
