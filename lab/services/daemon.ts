@@ -206,3 +206,44 @@ export function accepts (port: number, ms = 1000): Promise<boolean> {
     socket.on('error', () => finish(false))
   })
 }
+
+export interface SlowServer {
+  /** For the messages: "Kafka", "Zipkin". */
+  label: string
+  /** Where it answers, for the messages. */
+  where: string
+  ping: () => Promise<boolean>
+  /** The pid of the lab's own, if it runs. */
+  ownPid: () => Promise<number | undefined>
+  /** Starts the lab's own; its pid. */
+  start: () => Promise<number>
+  down: () => Promise<void>
+  log: string
+  /** Why it may have exited before it answered, for the message (e.g. "is port 9411 taken?"). */
+  exitHint?: string
+}
+
+/**
+ * Brings up a server that takes a while to answer (a JVM): uses one that answers, waits for
+ * the lab's own if an earlier call is still starting it, else starts it; then waits until
+ * it answers or has gone. `started` when this call started it (its caller stops it again).
+ */
+export async function upSlowly (server: SlowServer): Promise<{ started: boolean }> {
+  if (await server.ping()) {
+    say(`${server.label} answers on ${server.where}`)
+    return { started: false }
+  }
+  let pid = await server.ownPid()
+  const started = pid === undefined
+  if (pid !== undefined) say(`waiting for the lab's ${server.label} (pid ${pid}) to come up`)
+  else pid = await server.start()
+  const ours = pid
+  let answered = false
+  if (!await waitFor(`${server.label} to answer`, async () => (answered = await server.ping()) || !isAlive(ours), 60_000)) {
+    if (started) await server.down()
+    throw new LabError(`${server.label} started but did not answer on ${server.where} within 60 s; see ${server.log}`)
+  }
+  if (!answered) throw new LabError(`${server.label} exited before it answered${server.exitHint ? ` (${server.exitHint})` : ''}; see ${server.log}`)
+  say(`${server.label} answers on ${server.where}`)
+  return { started }
+}

@@ -21,8 +21,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CACHE, HOST, KAFKA_VERSION, LabError, PORTS, say } from '../settings.ts'
-import {ownPid, requireJava17, runLogged, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
-import { isAlive } from '../processes.ts'
+import { ownPid, requireJava17, runLogged, startDaemon, stopPidFile, talk, upSlowly } from './daemon.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.kafka
@@ -147,29 +146,8 @@ async function start (): Promise<number> {
   return pid
 }
 
-async function up (): Promise<{ started: boolean }> {
-  if (await ping()) {
-    say(`Kafka answers on ${HOST}:${PORT}`)
-    return { started: false }
-  }
-  let pid = await kafkaPid()
-  const started = pid === undefined
-  if (pid !== undefined) {
-    // An earlier call started it and it is still coming up: wait for that one.
-    say(`waiting for the lab's Kafka broker (pid ${pid}) to come up`)
-  } else {
-    pid = await start()
-  }
-  // Done when the broker answers, or when ours is no longer running.
-  const ourPid = pid
-  let answered = false
-  if (!await waitFor('Kafka to answer', async () => (answered = await ping()) || !isAlive(ourPid), 60_000)) {
-    if (started) await down()
-    throw new LabError(`Kafka started but did not answer on ${HOST}:${PORT} within 60 s; see ${LOG}`)
-  }
-  if (!answered) throw new LabError(`Kafka exited before it answered; see ${LOG}`)
-  say(`Kafka answers on ${HOST}:${PORT}`)
-  return { started }
+function up (): Promise<{ started: boolean }> {
+  return upSlowly({ label: 'Kafka', where: `${HOST}:${PORT}`, ping, ownPid: kafkaPid, start, down, log: LOG })
 }
 
 /** Stops the broker this project started (never someone else's). A clean shutdown (it flushes its logs) takes a second or two; SIGKILL after 30. */

@@ -5,10 +5,9 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { CACHE, HOST, LabError, PORTS, say } from '../settings.ts'
-import {accepts, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
-import { isAlive } from '../processes.ts'
+import { accepts, startDaemon, stopPidFile, talk, waitFor } from './daemon.ts'
 import { installPackage } from './debian.ts'
-import { isExecutable, onPath } from '../processes.ts'
+import { isAlive, isExecutable, onPath } from '../processes.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.rabbitmq

@@ -8,8 +8,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CACHE, HOST, LabError, PORTS, say, ZIPKIN_VERSION } from '../settings.ts'
-import {ownPid, requireJava17, runLogged, startDaemon, stopPidFile, waitFor } from './daemon.ts'
-import { isAlive } from '../processes.ts'
+import { ownPid, requireJava17, runLogged, startDaemon, stopPidFile, upSlowly } from './daemon.ts'
 import type { Service } from './service.ts'
 
 const PORT = PORTS.zipkin
@@ -80,28 +79,9 @@ async function start (): Promise<number> {
 }
 
 async function up (): Promise<{ started: boolean }> {
-  if (await ping()) {
-    say(`Zipkin answers on ${ZIPKIN_URL} (UI: ${ZIPKIN_URL}/zipkin/)`)
-    return { started: false }
-  }
-  let pid = await zipkinPid()
-  const started = pid === undefined
-  if (pid !== undefined) {
-    // An earlier call started it and it is still coming up: wait for that one.
-    say(`waiting for the lab's Zipkin (pid ${pid}) to come up`)
-  } else {
-    pid = await start()
-  }
-  // Done when Zipkin answers, or when ours is no longer running.
-  const ourPid = pid
-  let answered = false
-  if (!await waitFor('Zipkin to answer', async () => (answered = await ping()) || !isAlive(ourPid), 60_000)) {
-    if (started) await down()
-    throw new LabError(`Zipkin started but did not answer on ${ZIPKIN_URL} within 60 s; see ${LOG}`)
-  }
-  if (!answered) throw new LabError(`Zipkin exited before it answered (is port ${PORT} taken?); see ${LOG}`)
-  say(`Zipkin answers on ${ZIPKIN_URL}; traces in its UI: ${ZIPKIN_URL}/zipkin/`)
-  return { started }
+  const result = await upSlowly({ label: 'Zipkin', where: ZIPKIN_URL, ping, ownPid: zipkinPid, start, down, log: LOG, exitHint: `is port ${PORT} taken?` })
+  say(`traces in Zipkin's UI: ${ZIPKIN_URL}/zipkin/`)
+  return result
 }
 
 /** Stops the Zipkin this project started (never someone else's). */
