@@ -6,16 +6,17 @@
 // itself is its app, through DaprClient.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parse, parseAllDocuments, stringify } from 'yaml'
 import { freePort, portIsFree } from '../../lab/ports.ts'
 import { isAlive } from '../../lab/processes.ts'
 import { writeRunFile, type RunFile } from '../../lab/run-file.ts'
 import { RUNNER } from '../../lab/run/supervise.ts'
+import { REPO } from '../../lab/settings.ts'
 import { processesUnder, type NamedProcess } from './procs.ts'
 
-export const REPO = resolve(import.meta.dirname, '../..')
+export { REPO }
 export const BENCH_DIR = join(REPO, '.dapr', 'bench')
 
 /** Who receives the orders: the lab's Fastify order-processor, or one of the bench's own subscribers. */

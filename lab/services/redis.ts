@@ -22,7 +22,7 @@ function ping (): Promise<boolean> {
 async function install (): Promise<void> {
   if (onPath('redis-server')) return
   await installPackage('redis-server', 'Redis', `Redis is not running on ${HOST}:${PORT} and redis-server is not installed.
-Fix: install it (Debian/Ubuntu: 'sudo apt-get install redis-server'; macOS: 'brew install redis') or start a Redis on port ${PORT}, then run this again.`)
+Fix: install it (Debian/Ubuntu: 'sudo apt-get install redis-server'; macOS: 'brew install redis'), or run 'dapr init', which starts a Redis on port ${PORT} on any system with Docker, then run this again.`)
 }
 
 async function up (): Promise<{ started: boolean }> {

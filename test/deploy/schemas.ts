@@ -16,7 +16,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { parse, parseAllDocuments } from 'yaml'
 import { DAPR_VERSION } from '../../lab/settings.ts'
 
-export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
+export { REPO } from '../../lab/settings.ts'
 
 /**
  * The Kubernetes version whose API the manifests are validated against: the oldest minor

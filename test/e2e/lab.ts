@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { createConnection } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
 import type { Redis } from 'ioredis'
@@ -14,7 +13,8 @@ import { withRedis } from '../../lab/redis.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import { receivedOrderIds } from '../../shared/log-lines.ts'
 
-export const REPO = fileURLToPath(new URL('../..', import.meta.url))
+import { REPO } from '../../lab/settings.ts'
+export { REPO }
 
 export function uniqueTopic (): string {
   return `orders-e2e-${randomUUID().slice(0, 8)}`
