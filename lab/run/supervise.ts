@@ -74,10 +74,9 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
   saveState()
   const saving = setInterval(saveState, 2000)
 
-  let exited: number | undefined
   const exit = new Promise<number>((resolve) => {
-    child.on('error', (err) => { say(`cannot start ${command}: ${err.message}`); exited = 1; resolve(1) })
-    child.on('exit', (code, sig) => { exited = code ?? (sig ? 128 : 1); resolve(exited) })
+    child.on('error', (err) => { say(`cannot start ${command}: ${err.message}`); resolve(1) })
+    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)))
   })
   let firstPress = 0
   let forced = false
