@@ -59,8 +59,8 @@ export class Lab {
   /** Every process of the run still there (npm's own included, until it has exited). */
   async processes (): Promise<Proc[]> {
     await this.watch.look()
-    return [this.child.pid!, ...this.watch.alive().map((p) => p.pid)].flatMap((pid) =>
-      pid === this.child.pid ? (this.exitCode === undefined ? [{ pid, ppid: 0, name: 'npm', cmd: 'npm start' }] : []) : this.watch.alive().filter((p) => p.pid === pid))
+    const npm: Proc[] = this.exitCode === undefined ? [{ pid: this.child.pid!, ppid: process.pid, name: 'npm', cmd: 'npm start' }] : []
+    return [...npm, ...this.watch.alive()]
   }
 
   /** The one process of the run whose command line contains every one of `parts`. */
