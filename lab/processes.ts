@@ -7,7 +7,9 @@ import psList from 'ps-list'
 export interface Proc { pid: number, ppid: number, name: string, cmd: string }
 
 export async function listProcesses (): Promise<Proc[]> {
-  return (await psList()).map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name, cmd: p.cmd ?? p.name }))
+  // A zombie (`<defunct>`) has exited already; only its parent has not reaped it yet.
+  return (await psList()).filter((p) => !(p.cmd ?? '').endsWith('<defunct>'))
+    .map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name, cmd: p.cmd ?? p.name }))
 }
 
 /** Whether a process with this pid exists (EPERM: it does, it is somebody else's). */
