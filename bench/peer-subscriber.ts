@@ -2,18 +2,37 @@
 // Dapr's pub/sub quickstart (javascript/sdk/order-processor: `server.pubsub.subscribe(...)`,
 // one console.log per order, Express underneath), doing the same work as ours for each
 // order: validate it (orderProblem), skip it if the ledger has it, record it in the ledger
-// (the same daprLedger: state get, then a first-write save through the sidecar), log one
-// JSON line with its latencyMs.
+// the way the SDK offers (client.state.get, then a first-write client.state.save: two
+// calls, where the order-processor makes one), log one JSON line with its latencyMs.
 //
 // One difference the SDK imposes: its callback gets the order and the HTTP headers, not
 // the CloudEvent, so the ledger key is the orderId (unique in a bench run) instead of the
 // event id.
 import { fileURLToPath } from 'node:url'
-import { DaprPubSubStatusEnum, DaprServer, LogLevel } from '@dapr/dapr'
+import { DaprPubSubStatusEnum, DaprServer, LogLevel, StateConcurrencyEnum, StateConsistencyEnum, type DaprClient } from '@dapr/dapr'
 import { orderProblem, type Order } from '../shared/order.ts'
-import { PUBSUB_NAME } from '../shared/pubsub.ts'
-import { daprLedger, type Ledger } from '../subscriber/src/ledger.ts'
+import { PUBSUB_NAME, STATE_STORE_NAME } from '../shared/pubsub.ts'
+import { TTL_SECONDS, type Ledger } from '../subscriber/src/ledger.ts'
 import { receivedLine } from '../shared/log-lines.ts'
+
+/** The ledger as the SDK's client does it: is the key there? If not, save it (first-write). */
+export function sdkLedger (client: DaprClient, store = STATE_STORE_NAME): Ledger {
+  return {
+    async record (key, value) {
+      // Dapr answers 204 with no body for a missing key; the SDK turns that into ''.
+      const known = await client.state.get(store, key)
+      if (known !== '' && known !== undefined && known !== null) return 'known'
+      const { error } = await client.state.save(store, [{
+        key,
+        value,
+        options: { concurrency: StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE, consistency: StateConsistencyEnum.CONSISTENCY_UNSPECIFIED },
+        metadata: { ttlInSeconds: String(TTL_SECONDS) }
+      }])
+      if (error) throw error instanceof Error ? error : new Error(String(error))
+      return 'recorded'
+    }
+  }
+}
 
 export interface PeerOptions {
   port: number
@@ -34,7 +53,7 @@ export async function startPeer (options: PeerOptions): Promise<DaprServer> {
     clientOptions: { daprHost: '127.0.0.1', daprPort: String(options.daprPort), daprApiToken: process.env.DAPR_API_TOKEN || undefined },
     logger: { level: LogLevel.Warn }
   })
-  const ledger = options.ledger?.(server) ?? daprLedger(server.client)
+  const ledger = options.ledger?.(server) ?? sdkLedger(server.client)
   await server.pubsub.subscribe(PUBSUB_NAME, topic, async (data: unknown) => {
     const problem = orderProblem(data)
     if (problem !== undefined) {
@@ -44,11 +63,10 @@ export async function startPeer (options: PeerOptions): Promise<DaprServer> {
     const order = data as Order
     const key = `processed:${topic}:order-${order.orderId}`
     // A throw is answered RETRY by the SDK, like our handler's failures.
-    if (await ledger.has(key)) {
+    if (await ledger.record(key, { orderId: order.orderId, topic, processedAt: new Date().toISOString() }) === 'known') {
       log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, msg: `Already processed orderId=${order.orderId}` }))
       return DaprPubSubStatusEnum.SUCCESS
     }
-    await ledger.record(key, { orderId: order.orderId, topic, processedAt: new Date().toISOString() })
     const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
     log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, latencyMs, msg: receivedLine(order) }))
     return DaprPubSubStatusEnum.SUCCESS

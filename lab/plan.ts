@@ -11,6 +11,8 @@
 //                                     receives every order too
 //   npm start -- --declarative        subscriptions from subscriptions/*.yaml instead of
 //                                     the apps' GET /dapr/subscribe
+//   npm start -- --streaming          the order-processor opens a streaming subscription
+//                                     (gRPC) to its sidecar instead
 //   npm start -- --instances 3        3 order-processors under one app id: competing
 //                                     consumers, each order goes to one of them
 //   npm start -- --tracing            a Zipkin to receive the spans the sidecars always
@@ -36,6 +38,7 @@ export interface PlanOptions {
   apps?: string[]
   fanout?: boolean
   declarative?: boolean
+  streaming?: boolean
   tracing?: boolean
   instances?: number
 }
@@ -63,14 +66,14 @@ export interface Plan {
   sidecarEnv: Record<string, string>
 }
 
-export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative] [--instances N] [--tracing]`
+export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative | --streaming] [--instances N] [--tracing]`
 
 export function parsePlanArgs (argv: string[]): PlanOptions {
   let values
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
+      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
       allowPositionals: false
     }))
   } catch (err) {
@@ -78,7 +81,8 @@ export function parsePlanArgs (argv: string[]): PlanOptions {
   }
   const instances = Number(values.instances ?? 1)
   if (!Number.isInteger(instances) || instances < 1 || instances > 9) throw new LabError(`--instances takes a whole number from 1 to 9, not "${values.instances}".`)
-  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, tracing: values.tracing, instances }
+  if (values.declarative && values.streaming) throw new LabError('--declarative and --streaming are two ways to subscribe: choose one.')
+  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, tracing: values.tracing, instances }
 }
 
 /** The orderpubsub component type a YAML file declares, if any. */
@@ -164,7 +168,7 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
   const base = { options, broker, brokerFile, topic, services, runner: chooseRunner(env), sidecarEnv }
-  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || instances > 1
+  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || instances > 1
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
 
   const apps = [...lab.apps]
@@ -181,10 +185,11 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const chosen = options.apps ?? apps.map((a) => a.appID)
   const unknown = chosen.filter((id) => !apps.some((a) => a.appID === id))
   if (unknown.length > 0) throw new LabError(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${apps.map((a) => a.appID).join(', ')}.`)
-  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
+  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(options.streaming ? ['streaming'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
   const dir = join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
   const common = { ...lab.common, resourcesPath: join(dir, 'resources') }
   if (options.declarative) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative' }
+  if (options.streaming) common.env = { ...common.env, SUBSCRIPTIONS: 'streaming' }
   const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)) }
   return { ...base, runFile: join(dir, 'dapr.yaml'), derived: { dir, spec }, apps: spec.apps.map(absoluteApp) }
 }

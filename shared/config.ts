@@ -12,6 +12,7 @@ const schema = {
     // Set by `dapr run` for each app; the defaults are Dapr's own.
     DAPR_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     DAPR_HTTP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3500 },
+    DAPR_GRPC_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 50001 },
     APP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     APP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 6001 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
@@ -23,9 +24,10 @@ const schema = {
     // Lab knobs: every Nth order also goes out malformed (0 = never), and the
     // order-processor fails for this long after the first order as if a dependency were down.
     POISON_EVERY: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
-    // Where the order-processor's subscriptions come from: its GET /dapr/subscribe, or
-    // the Subscription resources in subscriptions/ (then it announces none itself).
-    SUBSCRIPTIONS: { type: 'string', enum: ['programmatic', 'declarative'], default: 'programmatic' },
+    // Where the order-processor's subscriptions come from: its GET /dapr/subscribe, the
+    // Subscription resources in subscriptions/ (then it announces none itself), or a
+    // gRPC stream it opens to its sidecar (streaming; it announces none either).
+    SUBSCRIPTIONS: { type: 'string', enum: ['programmatic', 'declarative', 'streaming'], default: 'programmatic' },
     // Which of several order-processors this is (npm start -- --instances N), for the logs.
     INSTANCE: { type: 'integer', minimum: 1 },
     SIMULATED_OUTAGE_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 }
@@ -41,6 +43,7 @@ export interface Config {
   publishIntervalMs: number
   daprHost: string
   daprHttpPort: number
+  daprGrpcPort: number
   appHost: string
   appPort: number
   logLevel: string
@@ -48,7 +51,7 @@ export interface Config {
   appApiToken?: string
   daprApiToken?: string
   poisonEvery: number
-  subscriptions: 'programmatic' | 'declarative'
+  subscriptions: 'programmatic' | 'declarative' | 'streaming'
   instance?: number
   simulatedOutageMs: number
 }
@@ -69,6 +72,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     publishIntervalMs: raw.PUBLISH_INTERVAL_MS,
     daprHost: raw.DAPR_HOST,
     daprHttpPort: raw.DAPR_HTTP_PORT,
+    daprGrpcPort: raw.DAPR_GRPC_PORT,
     appHost: raw.APP_HOST,
     appPort: raw.APP_PORT,
     logLevel: raw.LOG_LEVEL,

@@ -1,34 +1,36 @@
 import { timingSafeEqual } from 'node:crypto'
-import { EventEmitter } from 'node:events'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents'
-import { type Order, orderProblem } from '../../shared/order.ts'
-import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, deadLetterTopic, subscriptions } from '../../shared/pubsub.ts'
+import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
+import { createDeliveries, readingOf, type Deliveries, type DeliveryOptions, type Reading } from './delivery.ts'
 import { memoryLedger, type Ledger } from './ledger.ts'
 import { COUNTER_NAMES, createMetrics, type CounterName, type Metrics } from './metrics.ts'
-import { registerLiveView, type FeedEvent } from './live.ts'
-import { deadLetterLine, receivedLine } from '../../shared/log-lines.ts'
+import { registerLiveView } from './live.ts'
 
-/** What the sidecar understands in a delivery answer (Dapr's subscriber contract). */
-export type DeliveryStatus = 'SUCCESS' | 'RETRY' | 'DROP'
+export type { DeliveryStatus } from './delivery.ts'
 
 export interface AppOptions {
   /** Topic to subscribe to; the publisher uses the same one (see shared/pubsub.ts). */
   topic: string
   logger?: FastifyBaseLogger
-  /**
-   * The work done for each valid order. Throwing means "failed for now": the order is
-   * answered RETRY and the broker delivers it again.
-   */
-  processOrder?: (order: Order, log: FastifyBaseLogger) => Promise<void> | void
+  /** The work done for each valid order (see delivery.ts). */
+  processOrder?: DeliveryOptions['processOrder']
   /** What was already processed (a Dapr state store in the running app). */
   ledger?: Ledger
   /** When set, every route but /healthz and /metrics demands it in the dapr-api-token header. */
   apiToken?: string
   /** Counters and the handler histogram (GET /metrics, GET /stats). */
   metrics?: Metrics
-  /** Subscriptions are declared in subscriptions/*.yaml: GET /dapr/subscribe announces none. */
-  declarative?: boolean
+  /**
+   * The delivery decisions, when something else delivers too (a streaming subscription):
+   * then they share counters, ledger and live view. Made from the options above otherwise.
+   */
+  deliveries?: Deliveries
+  /**
+   * Who announces the subscriptions: GET /dapr/subscribe (programmatic), or nobody here:
+   * subscriptions/*.yaml (declarative), or the app's own stream (streaming).
+   */
+  subscriptions?: 'programmatic' | 'declarative' | 'streaming'
   /** The broker behind the pub/sub component, for the live view (asks the sidecar). */
   broker?: () => Promise<string | undefined>
 }
@@ -61,8 +63,6 @@ const countsSchema = {
 class UnsupportedBody {
   constructor (readonly contentType: string) {}
 }
-
-type Reading = { order: Order, event?: CloudEventV1<unknown> } | { problem: string, event?: CloudEventV1<unknown>, data?: unknown }
 
 function structuredEvent (body: unknown): CloudEvent<unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('the body is not a JSON object')
@@ -99,39 +99,7 @@ function readOrder (request: FastifyRequest): Reading {
     }
     data = event.data
   }
-  if (typeof data === 'string') {
-    return { event, data, problem: 'the order is a string, not a JSON object (was it published as JSON.stringify(order)?)' }
-  }
-  const problem = orderProblem(data)
-  return problem === undefined ? { event, order: data as Order } : { event, data, problem }
-}
-
-/**
- * The key an event is remembered by: its CloudEvent id, which a redelivery keeps (a
- * CloudEvent is identified by source + id; Dapr sets the source to the publishing app).
- * Without an envelope, the orderId is all there is.
- */
-function eventKey (kind: 'processed' | 'deadletter', topic: string, reading: Reading): string | undefined {
-  if (reading.event) return `${kind}:${topic}:${reading.event.source}:${reading.event.id}`
-  if ('order' in reading) return `${kind}:${topic}:order-${reading.order.orderId}`
-  return undefined
-}
-
-/** orderId as a poison order carries it, for the logs: whatever it is, or '?'. */
-function claimedOrderId (reading: Reading): string {
-  if ('order' in reading) return String(reading.order.orderId)
-  let { data } = reading
-  if (typeof data === 'string') {
-    try { data = JSON.parse(data) } catch { return '?' }
-  }
-  const id = (data !== null && typeof data === 'object') ? (data as Record<string, unknown>).orderId : undefined
-  return id === undefined ? '?' : JSON.stringify(id)
-}
-
-/** The W3C trace id of the trace Dapr carried the event in (traceparent: 00-<trace id>-<span>-<flags>). */
-function traceIdOf (event?: CloudEventV1<unknown>): string | undefined {
-  const traceparent = (event as Record<string, unknown> | undefined)?.traceparent
-  return typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined
+  return readingOf(event, data)
 }
 
 function sameToken (given: unknown, expected: string): boolean {
@@ -154,15 +122,10 @@ export function simulatedOutage (ms: number, now = Date.now): AppOptions['proces
 }
 
 export function buildApp (options: AppOptions) {
-  const { topic, processOrder = () => {}, ledger = memoryLedger(), apiToken, metrics = createMetrics() } = options
-  // Every outcome is counted, and shown on the live view (GET /) as it happens.
-  const feed = new EventEmitter()
-  const count = (name: CounterName, detail: { orderId?: unknown, reason?: string } = {}) => {
-    metrics.counters[name].inc()
-    if (name === 'received') return
-    const event: FeedEvent = { kind: name, orderId: detail.orderId === undefined ? undefined : String(detail.orderId), reason: detail.reason, at: new Date().toISOString() }
-    feed.emit('event', event)
-  }
+  const { topic, apiToken } = options
+  const deliveries = options.deliveries ??
+    createDeliveries({ topic, processOrder: options.processOrder, ledger: options.ledger ?? memoryLedger(), metrics: options.metrics ?? createMetrics() })
+  const { count, feed, metrics } = deliveries
   // One line per delivery (ours) says more than Fastify's two per request.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
 
@@ -203,7 +166,7 @@ export function buildApp (options: AppOptions) {
     return reply.code(err.statusCode ?? 500).send({ error: err.message })
   })
 
-  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => options.declarative ? [] : subscriptions(topic))
+  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => (options.subscriptions ?? 'programmatic') === 'programmatic' ? subscriptions(topic) : [])
 
   app.get('/healthz', {
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }
@@ -217,80 +180,14 @@ export function buildApp (options: AppOptions) {
 
   app.post(ORDERS_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request) => {
     const done = metrics.handlerSeconds.startTimer()
-    const answer = await handleOrder(request)
-    done({ status: answer.status })
-    return answer
+    const status = await deliveries.order(readOrder(request), request.log)
+    done({ status })
+    return { status }
   })
 
-  async function handleOrder (request: FastifyRequest): Promise<{ status: DeliveryStatus }> {
-    count('received')
-    const reading = readOrder(request)
-    const eventId = reading.event?.id
-    const traceId = traceIdOf(reading.event)
-    if ('problem' in reading) {
-      count('dropped', { orderId: claimedOrderId(reading), reason: reading.problem })
-      request.log.warn({ eventId, reason: reading.problem },
-        `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
-      return { status: 'DROP' }
-    }
-    const { order } = reading
-    const key = eventKey('processed', topic, reading)!
-    const retry = (err: unknown, why: string): { status: DeliveryStatus } => {
-      // A failure is never turned into a silent SUCCESS: the order comes back.
-      count('retried', { orderId: order.orderId, reason: why })
-      request.log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed (${why}); asking Dapr to retry`)
-      return { status: 'RETRY' }
-    }
-
-    try {
-      if (await ledger.has(key)) {
-        count('duplicates', { orderId: order.orderId })
-        request.log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
-        return { status: 'SUCCESS' }
-      }
-    } catch (err) {
-      return retry(err, 'the state store cannot be read')
-    }
-    try {
-      await processOrder(order, request.log)
-    } catch (err) {
-      return retry(err, (err as Error).message)
-    }
-    try {
-      // The commit point: once recorded, a redelivery is acknowledged without processing.
-      await ledger.record(key, { orderId: order.orderId, eventId, topic, processedAt: new Date().toISOString() })
-    } catch (err) {
-      return retry(err, 'it could not be recorded as processed')
-    }
-    count('processed', { orderId: order.orderId })
-    // Same machine, same clock: the load generator's latency, to a fraction of a millisecond.
-    const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
-    if (latencyMs !== undefined) metrics.endToEndSeconds.observe(latencyMs / 1000)
-    request.log.info({ eventId, orderId: order.orderId, traceId, latencyMs },
-      receivedLine(order))
-    return { status: 'SUCCESS' }
-  }
-
-  // Everything Dapr dead-lettered: orders answered DROP, and orders whose retries ran out.
-  // Always acknowledged (the dead-letter topic has no dead-letter topic of its own); the
-  // ledger only keeps a redelivered dead letter from being logged and counted twice.
-  app.post(DEAD_LETTER_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request): Promise<{ status: DeliveryStatus }> => {
-    const reading = readOrder(request)
-    const eventId = reading.event?.id
-    const key = eventKey('deadletter', topic, reading)
-    try {
-      if (key !== undefined && await ledger.has(key)) return { status: 'SUCCESS' }
-      if (key !== undefined) await ledger.record(key, { eventId, topic, deadLetteredAt: new Date().toISOString() })
-    } catch (err) {
-      request.log.warn({ err, eventId }, 'The state store is unavailable; this dead letter may be logged twice')
-    }
-    const reason = 'problem' in reading ? reading.problem : 'processing kept failing until the retry policy gave up'
-    const orderId = claimedOrderId(reading)
-    count('deadLettered', { orderId, reason })
-    const { deadLettered } = await metrics.counts()
-    request.log.warn({ eventId, orderId, reason, deadLettered, traceId: traceIdOf(reading.event) },
-      deadLetterLine(deadLettered, orderId, eventId, reason))
-    return { status: 'SUCCESS' }
+  // Everything Dapr dead-lettered (see delivery.ts): always acknowledged.
+  app.post(DEAD_LETTER_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request) => {
+    return { status: await deliveries.deadLetter(readOrder(request), request.log) }
   })
 
   registerLiveView(app, { feed, metrics, broker: options.broker, topic })

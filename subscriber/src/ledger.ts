@@ -1,41 +1,43 @@
 // The order-processor's memory of what it has already done, kept in a Dapr state store so
 // that it survives a restart. This is what turns at-least-once delivery into
-// "exactly once in effect": a redelivered event finds its entry and is acknowledged
-// without being processed again.
-import { StateConcurrencyEnum, StateConsistencyEnum, type DaprClient } from '@dapr/dapr'
+// "exactly once in effect": a redelivered event finds its entry, and is acknowledged
+// without being counted, logged or recorded again.
 import { STATE_STORE_NAME } from '../../shared/pubsub.ts'
+import type { Sidecar } from './sidecar.ts'
 
 export interface Ledger {
-  /** Whether `key` was recorded. Throws when the store cannot be reached. */
-  has (key: string): Promise<boolean>
   /**
-   * Records `key` once. Throws when the store cannot be reached or when the key was
-   * recorded meanwhile (a concurrent duplicate): either way the caller asks for a retry.
+   * Records `key` if it is new, in one call: 'recorded', or 'known' when it was recorded
+   * before (a redelivery, or a concurrent duplicate). Throws when the store cannot be
+   * reached; the caller then asks for a retry.
    */
-  record (key: string, value: object): Promise<void>
+  record (key: string, value: object): Promise<'recorded' | 'known'>
 }
 
 // Entries expire: a redelivery comes within minutes, while a store that is never trimmed
 // grows without end. A week covers any broker's redelivery by far.
-const TTL_SECONDS = 7 * 24 * 3600
+export const TTL_SECONDS = 7 * 24 * 3600
 
-export function daprLedger (client: DaprClient, store = STATE_STORE_NAME): Ledger {
+export function daprLedger (sidecar: Sidecar, store = STATE_STORE_NAME): Ledger {
+  const path = `/v1.0/state/${encodeURIComponent(store)}`
   return {
-    async has (key) {
-      // Dapr answers 204 with no body for a missing key; the SDK turns that into ''.
-      const value = await client.state.get(store, key)
-      return value !== '' && value !== undefined && value !== null
-    },
     async record (key, value) {
-      // first-write: the save fails if the key exists, so two deliveries of one event
-      // racing each other cannot both be recorded as processed.
-      const { error } = await client.state.save(store, [{
+      // first-write: the save fails when the key exists, so the insert is also the check,
+      // and two deliveries of one event racing each other cannot both be recorded.
+      const { status, body } = await sidecar.call('POST', path, [{
         key,
         value,
-        options: { concurrency: StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE, consistency: StateConsistencyEnum.CONSISTENCY_UNSPECIFIED },
+        options: { concurrency: 'first-write' },
         metadata: { ttlInSeconds: String(TTL_SECONDS) }
       }])
-      if (error) throw error instanceof Error ? error : new Error(String(error))
+      if (status === 204 || status === 200) return 'recorded'
+      if (status === 409) return 'known'
+      // Redis's store answers a first-write conflict with a plain 500 (ERR_STATE_SAVE, as
+      // for a store that is down), so only a read tells the two apart: the rare path of a
+      // redelivery costs a second call, the common one a single call.
+      const known = await sidecar.call('GET', `${path}/${encodeURIComponent(key)}`)
+      if (known.status === 200) return 'known'
+      throw new Error(`the state store answered ${status}: ${body}`)
     }
   }
 }
@@ -45,10 +47,10 @@ export function memoryLedger (): Ledger & { entries: Map<string, object> } {
   const entries = new Map<string, object>()
   return {
     entries,
-    async has (key) { return entries.has(key) },
     async record (key, value) {
-      if (entries.has(key)) throw new Error(`${key} is already recorded`)
+      if (entries.has(key)) return 'known'
       entries.set(key, value)
+      return 'recorded'
     }
   }
 }

@@ -1,37 +1,48 @@
-// What makes a subscriber app a process: configuration, logger, ledger, metrics, listening
-// and signals. The order-processor and the shipping app differ only in their name and in
-// the work they do for each order.
+// What makes a subscriber app a process: configuration, logger, ledger, metrics, listening,
+// the streaming subscription when asked for, and signals. The order-processor and the
+// shipping app differ only in their name and in the work they do for each order.
 import closeWithGrace from 'close-with-grace'
 import type { Logger } from 'pino'
 import { loadConfigOrExit, type Config } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
-import { createClient } from '../../shared/dapr-client.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { buildApp, type AppOptions } from './app.ts'
+import { buildApp } from './app.ts'
+import { createDeliveries, type DeliveryOptions } from './delivery.ts'
 import { daprLedger } from './ledger.ts'
 import { createMetrics } from './metrics.ts'
+import { componentType, sidecarClient } from './sidecar.ts'
 
-export async function serve (name: string, work: (config: Config, log: Logger) => AppOptions['processOrder']): Promise<void> {
+export async function serve (name: string, work: (config: Config, log: Logger) => DeliveryOptions['processOrder']): Promise<void> {
   const config = loadConfigOrExit(name)
   const logger = createLogger(config, config.instance ? `${name}#${config.instance}` : name)
-  const client = createClient(config)
+  const sidecar = sidecarClient(config)
+  const deliveries = createDeliveries({
+    topic: config.topic,
+    ledger: daprLedger(sidecar),
+    metrics: createMetrics({ process: true }),
+    processOrder: work(config, logger)
+  })
   const app = buildApp({
     topic: config.topic,
     logger,
-    ledger: daprLedger(client),
+    deliveries,
     // The sidecar knows which broker the pub/sub component uses.
-    broker: async () => (await client.metadata.get()).components.find((c) => c.name === PUBSUB_NAME)?.type,
+    broker: () => componentType(sidecar, PUBSUB_NAME),
     apiToken: config.appApiToken,
-    metrics: createMetrics({ process: true }),
-    declarative: config.subscriptions === 'declarative',
-    processOrder: work(config, logger)
+    subscriptions: config.subscriptions
   })
   if (config.appApiToken) app.log.info('APP_API_TOKEN is set: calls without the matching dapr-api-token header are refused')
+
+  // Loaded only when asked for: the gRPC stack is not needed otherwise.
+  const streaming = config.subscriptions === 'streaming'
+    ? (await import('./streaming.ts')).subscribeStreaming({ sidecar: config, deliveries, log: logger })
+    : undefined
 
   // On SIGINT/SIGTERM stop accepting deliveries and let the ones in flight finish.
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
-    await app.close()
+    await Promise.all([streaming?.close(), app.close()])
+    logger.flush()
   })
 
   try {
