@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, RUNNERS, expectEachOnce, killHard, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
+  Lab, REPO, RUNNERS, expectEachOnce, expectExactlyOnceInEffect, killHard, processedOrderIds, runUntil, startCrash, uniqueTopic, until, type RunnerKind
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
@@ -35,15 +35,13 @@ function startLab (env: Record<string, string>, args: string[] = [], topic = uni
  * the test ends.
  */
 function crash (lab: Lab, seconds: number): Lab {
-  const crasher = new Lab(lab.topic, {}, [String(seconds)], REPO, ['npm', 'run', 'lab:crash'])
+  const crasher = startCrash(lab, seconds)
   cleanups.push(() => crasher.dispose())
   return crasher
 }
 
 const published = (lab: Lab) => lab.lines.filter(isPublishedLine).length
-const receivedIn = receivedOrderIds
 const deadLettersIn = (lines: string[]) => lines.filter(isDeadLetterLine)
-const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 
 async function stats (): Promise<Record<string, number>> {
   return await (await fetch('http://127.0.0.1:6001/stats')).json() as Record<string, number>
@@ -54,19 +52,6 @@ async function pending (stream: string): Promise<number> {
   // XPENDING's summary form answers [count, smallest id, greatest id, per-consumer counts].
   const [count] = await withRedis((r) => r.xpending(stream, 'order-processor')) as [number]
   return Number(count)
-}
-
-/**
- * Every order 1..n is in the ledger exactly once (none lost, none processed twice), and no
- * order was reported processed twice by any incarnation of the order-processor.
- */
-async function expectExactlyOnceInEffect (topic: string, n: number, lines: string[]): Promise<void> {
-  await until(`${n} orders in the ledger of ${topic}`, async () => (await processedOrderIds(topic)).length >= n, 120_000)
-    .catch(async (err: Error) => { throw new Error(`${err.message}; ledger has ${(await processedOrderIds(topic)).length}\n${lines.slice(-40).join('\n')}`) })
-  expect((await processedOrderIds(topic)).sort((a, b) => a - b)).toEqual(range(n))
-  const times = new Map<number, number>()
-  for (const id of receivedIn(lines)) times.set(id, (times.get(id) ?? 0) + 1)
-  expect([...times].filter(([, count]) => count > 1), 'orders processed more than once').toEqual([])
 }
 
 const MANY = 300
@@ -90,7 +75,7 @@ describe.each(RUNNERS)('delivery guarantees (runner: %s; real sidecars, Redis)',
     await until('the sidecar to see the order-processor unhealthy', () => readFileSync(sidecarLog, 'utf8').includes('App entered un-healthy status'), 15_000)
     await runUntil(again, 'lab:crash to start it again', () => again.output.includes('Started it again'), 30_000)
     await expectExactlyOnceInEffect(topic, MANY, [...lab.lines, ...again.lines])
-    expect(receivedIn(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
+    expect(receivedOrderIds(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
     expect(deadLettersIn([...lab.lines, ...again.lines]), 'dead letters').toEqual([])
     await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
   })

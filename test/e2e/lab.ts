@@ -212,6 +212,29 @@ export async function deleteLedger (topic: string, appId = 'order-processor'): P
   })
 }
 
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
+
+/**
+ * Every order 1..n is in the ledger exactly once (none lost, none processed twice), and no
+ * order was reported processed twice by any incarnation of the order-processor.
+ */
+export async function expectExactlyOnceInEffect (topic: string, n: number, lines: string[]): Promise<void> {
+  await until(`${n} orders in the ledger of ${topic}`, async () => (await processedOrderIds(topic)).length >= n, 120_000)
+    .catch(async (err: Error) => { throw new Error(`${err.message}; ledger has ${(await processedOrderIds(topic)).length}\n${lines.slice(-40).join('\n')}`) })
+  expect((await processedOrderIds(topic)).sort((a, b) => a - b)).toEqual(range(n))
+  const times = new Map<number, number>()
+  for (const id of receivedOrderIds(lines)) times.set(id, (times.get(id) ?? 0) + 1)
+  expect([...times].filter(([, count]) => count > 1), 'orders processed more than once').toEqual([])
+}
+
+/**
+ * `npm run lab:crash -- SECONDS` beside a run, as LAB.md's exercise 5 has it: kills the
+ * order-processor, starts it again after SECONDS (its output is the returned Lab's).
+ */
+export function startCrash (lab: Lab, seconds: number): Lab {
+  return new Lab(lab.topic, {}, [String(seconds)], REPO, ['npm', 'run', 'lab:crash'])
+}
+
 /** SIGKILL, then waits until the process is gone (its parent has reaped it). */
 export async function killHard (pid: number): Promise<void> {
   process.kill(pid, 'SIGKILL')

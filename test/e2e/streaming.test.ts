@@ -1,0 +1,76 @@
+// Streaming subscriptions (npm start -- --streaming): the order-processor opens a gRPC
+// stream to its sidecar and answers each event on it. The same guarantees as the HTTP
+// subscription, proven the same way, on Redis and on Kafka: orders counted in the ledger
+// (the Dapr state store), log lines, dead letters, and the order-processor or its sidecar
+// killed in the middle of a run.
+import { afterEach, describe, expect, it } from 'vitest'
+import { allAcceptedLine, isDeadLetterLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import {
+  Lab, RUNNERS, expectEachOnce, expectExactlyOnceInEffect, killHard, processedOrderIds, runUntil, skipBroker, startCrash, uniqueTopic
+} from './lab.ts'
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function track (lab: Lab): Lab {
+  cleanups.push(() => lab.dispose())
+  return lab
+}
+
+const opened = (lab: Lab, topic: string) => lab.lines.filter((l) => l.includes(`Streaming subscription to ${topic} is open`)).length
+const MANY = 300
+const fast = { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }
+
+describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeTopicEventsAlpha1, real sidecars)', (broker) => {
+  const args = ['--streaming', '--broker', broker]
+
+  for (const runner of RUNNERS) {
+    it.skipIf(skipBroker(broker))(`delivers orderId 1..19 exactly once, with no GET /dapr/subscribe subscription, and dead-letters each poison order once (runner: ${runner})`, async () => {
+      const topic = uniqueTopic()
+      const lab = track(new Lab(topic, { PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '5', LAB_RUNNER: runner }, args))
+      await runUntil(lab, 'both streams open', () => opened(lab, topic) === 1 && opened(lab, `${topic}-deadletter`) === 1, 60_000)
+      await runUntil(lab, '3 dead letters', () => lab.lines.filter(isDeadLetterLine).length >= 3)
+      await expectExactlyOnceInEffect(topic, 19, lab.lines)
+      await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
+      expectEachOnce(lab.received(), lab.output)
+      const dead = lab.lines.filter(isDeadLetterLine)
+      expect(dead).toHaveLength(3)
+      for (const id of ['"poison-1"', '"poison-2"', '"poison-3"']) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
+      // Nothing came over HTTP: the app announced no subscription.
+      expect(await (await fetch('http://127.0.0.1:6001/dapr/subscribe')).json()).toEqual([])
+      expect(await (await fetch('http://127.0.0.1:6001/stats')).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
+    })
+  }
+
+  it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; it opens its stream again when started; each order processed exactly once in effect', async () => {
+    const topic = uniqueTopic()
+    const lab = track(new Lab(topic, fast, args))
+    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+    const again = track(startCrash(lab, 5))
+    await runUntil(again, 'lab:crash to kill the order-processor', () => again.output.includes('Killed the order-processor'), 30_000)
+    const publishedWhenKilled = lab.lines.filter(isPublishedLine).length
+    expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
+    await runUntil(lab, '50 orders published while the order-processor is down', () => lab.lines.filter(isPublishedLine).length >= publishedWhenKilled + 50)
+    await runUntil(again, 'the restarted order-processor to open its stream', () => opened(again, topic) === 1, 60_000)
+    await expectExactlyOnceInEffect(topic, MANY, [...lab.lines, ...again.lines])
+    expect(receivedOrderIds(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
+    expect([...lab.lines, ...again.lines].filter(isDeadLetterLine), 'dead letters').toEqual([])
+    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
+  })
+
+  // The project's runner restarts a sidecar that died; the Dapr CLI does not (delivery.test.ts).
+  it.skipIf(skipBroker(broker))('SIGKILL the order-processor\'s sidecar mid-run; the stream comes back when the runner has restarted it; each order processed exactly once in effect', async () => {
+    const topic = uniqueTopic()
+    const lab = track(new Lab(topic, fast, args))
+    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+    const sidecar = await lab.find('daprd', '--app-id order-processor')
+    await killHard(sidecar.pid)
+    expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
+    await runUntil(lab, 'the stream to be down', () => lab.output.includes(`Streaming subscription to ${topic} is down`), 30_000)
+    await runUntil(lab, 'the stream to open again', () => opened(lab, topic) === 2, 90_000)
+    await expectExactlyOnceInEffect(topic, MANY, lab.lines)
+    expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(sidecar.pid)
+  })
+})
