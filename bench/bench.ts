@@ -34,7 +34,7 @@ import { redis as redisService } from '../lab/services/redis.ts'
 import { PORTS } from '../lab/settings.ts'
 import { receivedOrderId } from '../shared/log-lines.ts'
 
-const SCENARIOS = ['raw', 'dapr-http', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
+const SCENARIOS = ['raw', 'floor', 'dapr-http', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
 type Scenario = typeof SCENARIOS[number]
 
 interface Sizes {
@@ -300,6 +300,24 @@ async function bulkSubscribeScenario (): Promise<void> {
   })
 }
 
+/**
+ * The floor: dapr-http's Dapr path (same run file, component tuning, publisher, orders and
+ * concurrency) with a subscriber that only answers SUCCESS, so dapr-http / floor is what
+ * the order-processor costs on top of Dapr.
+ */
+async function floorScenario (): Promise<void> {
+  const description = `dapr-http's path (DaprClient HTTP publish, ${CONCURRENCY} in flight, same sidecars and component) to a node:http subscriber that only answers SUCCESS`
+  await withRun('floor', { ...labRun, subscriber: 'floor' }, [['floor', 'floor', description]], async (run, deliveries, ids) => {
+    const http = daprClient('http', run.publisherSidecar)
+    await http.start()
+    const send = daprSender(http, run.options.topic)
+    await warmUp(send, deliveries, ids)
+    const m = await measured('floor', send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...(await run.processes()), ...redisProcess])
+    results.push(entryFrom('floor', 'floor', description, m))
+    await http.stop()
+  })
+}
+
 async function peerScenario (): Promise<void> {
   const description = 'dapr-http with the JS SDK\'s DaprServer subscriber of the quickstart (Express), the same work per order'
   await withRun('peer', { subscriber: 'peer', instances: 1, tuning: DEFAULT_TUNING, tracing: false }, [['peer', 'peer', description]], async (run, deliveries, ids) => {
@@ -482,6 +500,8 @@ function machine (): Machine {
 
 const steps: Array<[boolean, string, () => Promise<void>]> = [
   [wanted('raw') || wanted('latency'), 'raw', rawScenarios],
+  // Just before dapr-http, so the two are measured as close together as the run allows.
+  [wanted('floor'), 'floor', floorScenario],
   [['dapr-http', 'dapr-grpc', 'dapr-bulk', 'latency', 'soak'].some((s) => wanted(s as Scenario)), 'dapr', daprScenarios],
   [wanted('dapr-bulk'), 'dapr-bulk-sub', bulkSubscribeScenario],
   [wanted('peer'), 'peer', peerScenario],

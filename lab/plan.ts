@@ -13,6 +13,8 @@
 //                                     the apps' GET /dapr/subscribe
 //   npm start -- --streaming          the order-processor opens a streaming subscription
 //                                     (gRPC) to its sidecar instead
+//   npm start -- --prod               the apps compiled to JavaScript, on plain node (no
+//                                     TypeScript loader), logging JSON lines
 //   npm start -- --instances 3        3 order-processors under one app id: competing
 //                                     consumers, each order goes to one of them
 //   npm start -- --tracing            a Zipkin to receive the spans the sidecars always
@@ -25,6 +27,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { loadConfig, ConfigError } from '../shared/config.ts'
 import { DEFAULT_TOPIC, PUBSUB_NAME, deadLetterTopic } from '../shared/pubsub.ts'
 import { brokerOfType } from './brokers.ts'
+import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
 import { APP_HEALTH, LAB_STATE, LabError, PORTS, REPO } from './settings.ts'
@@ -39,6 +42,7 @@ export interface PlanOptions {
   fanout?: boolean
   declarative?: boolean
   streaming?: boolean
+  prod?: boolean
   tracing?: boolean
   instances?: number
 }
@@ -66,14 +70,14 @@ export interface Plan {
   sidecarEnv: Record<string, string>
 }
 
-export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative | --streaming] [--instances N] [--tracing]`
+export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative | --streaming] [--prod] [--instances N] [--tracing]`
 
 export function parsePlanArgs (argv: string[]): PlanOptions {
   let values
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
+      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' }, prod: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
       allowPositionals: false
     }))
   } catch (err) {
@@ -82,7 +86,7 @@ export function parsePlanArgs (argv: string[]): PlanOptions {
   const instances = Number(values.instances ?? 1)
   if (!Number.isInteger(instances) || instances < 1 || instances > 9) throw new LabError(`--instances takes a whole number from 1 to 9, not "${values.instances}".`)
   if (values.declarative && values.streaming) throw new LabError('--declarative and --streaming are two ways to subscribe: choose one.')
-  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, tracing: values.tracing, instances }
+  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, prod: values.prod, tracing: values.tracing, instances }
 }
 
 /** The orderpubsub component type a YAML file declares, if any. */
@@ -168,7 +172,7 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
   const base = { options, broker, brokerFile, topic, services, runner: chooseRunner(env), sidecarEnv }
-  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || instances > 1
+  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.prod || instances > 1
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
 
   const apps = [...lab.apps]
@@ -185,12 +189,15 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const chosen = options.apps ?? apps.map((a) => a.appID)
   const unknown = chosen.filter((id) => !apps.some((a) => a.appID === id))
   if (unknown.length > 0) throw new LabError(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${apps.map((a) => a.appID).join(', ')}.`)
-  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(options.streaming ? ['streaming'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
+  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(options.streaming ? ['streaming'] : []), ...(options.prod ? ['prod'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
   const dir = join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
   const common = { ...lab.common, resourcesPath: join(dir, 'resources') }
   if (options.declarative) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative' }
   if (options.streaming) common.env = { ...common.env, SUBSCRIPTIONS: 'streaming' }
-  const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)) }
+  // The mode users deploy: compiled, and JSON lines for a log collector, not a person.
+  if (options.prod) common.env = { ...common.env, LOG_FORMAT: 'json' }
+  const compiled = (a: AppSpec): AppSpec => options.prod && a.command ? { ...a, command: compiledCommand(join(REPO, a.appDirPath ?? '.'), a.command) } : a
+  const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)).map(compiled) }
   return { ...base, runFile: join(dir, 'dapr.yaml'), derived: { dir, spec }, apps: spec.apps.map(absoluteApp) }
 }
 
@@ -199,10 +206,12 @@ const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO,
 /**
  * Writes a derived run's files: its run file, and its resources folder with the chosen
  * broker's component next to every other component of components/ (state store,
- * resiliency...), plus, for --declarative, the Subscriptions pointed at this run's topic.
+ * resiliency...), plus, for --declarative, the Subscriptions pointed at this run's topic,
+ * and for --prod, the compiled apps.
  */
-export function prepareRunFiles (plan: Plan): void {
+export async function prepareRunFiles (plan: Plan): Promise<void> {
   if (!plan.derived) return
+  if (plan.options.prod) await buildApps()
   const { dir, spec } = plan.derived
   const resources = join(dir, 'resources')
   rmSync(dir, { recursive: true, force: true })

@@ -53,9 +53,10 @@ export function roleOf (argv: string[], port?: number): string | undefined {
     return argv.includes('--app-port') ? `daprd ${appId}:${arg('--app-port')}` : `daprd ${appId}`
   }
   if (!/(^|\/)node$/.test(exe)) return undefined
-  const script = argv.find((a) => a.endsWith('.ts'))
+  // .mjs too: the floor subscriber is plain JavaScript.
+  const script = argv.find((a) => /\.(ts|mjs)$/.test(a))
   if (script === undefined) return undefined
-  const name = script.endsWith('subscriber/src/server.ts') ? 'order-processor' : script.split('/').pop()!.replace(/\.ts$/, '')
+  const name = script.endsWith('subscriber/src/server.ts') ? 'order-processor' : script.split('/').pop()!.replace(/\.(ts|mjs)$/, '')
   return port ? `${name}:${port}` : name
 }
 

@@ -99,11 +99,11 @@ export function benchMarkdown (r: BenchResults): string {
   const lines = [
     `### Benchmark: ${machineLine(r)}`,
     '',
-    md(['scenario', 'orders/s', 'p50 ms', 'p90 ms', 'p99 ms', 'lost', 'dup.', '× raw', 'status', 'what']),
-    md(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']),
+    md(['scenario', 'orders/s', 'p50 ms', 'p90 ms', 'p99 ms', 'lost', 'dup.', '× raw', '× floor', 'status', 'what']),
+    md(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']),
     ...r.scenarios.filter((s) => s.group !== 'startup').map((s) => md([
       `\`${s.name}\``, fmt(s.delivered_per_s), fmt(s.p50_ms), fmt(s.p90_ms), fmt(s.p99_ms), s.lost, s.duplicates,
-      s.ratio_to_raw == null ? '' : fmt(s.ratio_to_raw), s.status === 'ok' ? 'ok' : `**failed**${s.note ? `: ${s.note}` : ''}`, s.description
+      s.ratio_to_raw == null ? '' : fmt(s.ratio_to_raw), s.ratio_to_floor == null ? '' : fmt(s.ratio_to_floor), s.status === 'ok' ? 'ok' : `**failed**${s.note ? `: ${s.note}` : ''}`, s.description
     ])),
     '',
     '`handler-*` rows count HTTP requests/s and request latency; every other row counts orders processed per second and end-to-end latency (publish → handler).'
@@ -157,8 +157,8 @@ function barPanel (title: string, bars: Bar[], y: number, { width = 760, log = f
 export function benchSvg (r: BenchResults): string {
   const width = 760
   const by = (name: string) => r.scenarios.find((s) => s.name === name)
-  const color = (s?: ScenarioResult) => s?.status === 'failed' ? '#c0392b' : s?.group === 'raw' ? '#7f8c8d' : s?.group === 'peer' ? '#e67e22' : '#2e86c1'
-  const throughput = r.scenarios.filter((s) => ['raw', 'dapr', 'peer', 'scale'].includes(s.group))
+  const color = (s?: ScenarioResult) => s?.status === 'failed' ? '#c0392b' : s?.group === 'raw' ? '#7f8c8d' : s?.group === 'floor' ? '#85c1e9' : s?.group === 'peer' ? '#e67e22' : '#2e86c1'
+  const throughput = r.scenarios.filter((s) => ['raw', 'floor', 'dapr', 'peer', 'scale'].includes(s.group))
     .map((s) => ({ label: s.name, value: s.delivered_per_s, color: color(s) }))
   const latency = r.scenarios.filter((s) => s.group === 'latency').flatMap((s) => [
     { label: `${s.name.replace('latency-', '')} p50`, value: s.p50_ms, color: s.name.includes('raw') ? '#95a5a6' : '#5dade2' },
@@ -170,7 +170,7 @@ export function benchSvg (r: BenchResults): string {
   let y = 48
   const panels: string[] = []
   for (const [title, bars, opts] of [
-    ['Orders processed per second (publish → handler; grey: raw Redis, orange: DaprServer peer, red: failed)', throughput, {}],
+    ['Orders processed per second (grey: raw Redis, light blue: the floor, orange: DaprServer peer, red: failed)', throughput, {}],
     ['End-to-end latency at fixed rates, ms (log scale)', latency, { log: true, unit: ' ms' }],
     ['Handler alone: requests per second', handler, {}]
   ] as Array<[string, Bar[], { log?: boolean, unit?: string }]>) {

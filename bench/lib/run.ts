@@ -14,18 +14,21 @@ import { isAlive } from '../../lab/processes.ts'
 import { writeRunFile, type RunFile } from '../../lab/run-file.ts'
 import { RUNNER } from '../../lab/run/supervise.ts'
 import { REPO } from '../../lab/settings.ts'
+import { subscriptions } from '../../shared/pubsub.ts'
 import { processesUnder, type NamedProcess } from './procs.ts'
 
 export { REPO }
 export const BENCH_DIR = join(REPO, '.dapr', 'bench')
 
 /** Who receives the orders: the lab's Fastify order-processor, or one of the bench's own subscribers. */
-export type SubscriberKind = 'order-processor' | 'peer' | 'bulk'
+export type SubscriberKind = 'order-processor' | 'peer' | 'bulk' | 'floor'
 
 const SCRIPT: Record<SubscriberKind, string> = {
   'order-processor': join(REPO, 'subscriber', 'src', 'server.ts'),
   peer: join(REPO, 'bench', 'peer-subscriber.ts'),
-  bulk: join(REPO, 'bench', 'bulk-subscriber.ts')
+  bulk: join(REPO, 'bench', 'bulk-subscriber.ts'),
+  // Plain JavaScript: the floor runs without the tsx loader (its thread and memory).
+  floor: join(REPO, 'bench', 'floor-subscriber.mjs')
 }
 
 /** First app port of the bench; instance i listens on BASE + 10 i, like `npm start -- --instances`. */
@@ -185,8 +188,13 @@ export class DaprRun {
         daprHTTPPort: sidecar.httpPort,
         daprGRPCPort: sidecar.grpcPort,
         metricsPort: sidecar.metricsPort,
-        command: ['node', ...(this.options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.options.profileDir] : []), '--import', 'tsx', SCRIPT[subscriber]],
-        env: { ...this.options.env, ...(instances > 1 ? { INSTANCE: String(i + 1) } : {}) }
+        command: ['node', ...(this.options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.options.profileDir] : []), ...(SCRIPT[subscriber].endsWith('.ts') ? ['--import', 'tsx'] : []), SCRIPT[subscriber]],
+        env: {
+          // The floor imports no TypeScript: it gets the order-processor's subscriptions from here.
+          ...(subscriber === 'floor' ? { FLOOR_SUBSCRIPTIONS: JSON.stringify(subscriptions(topic)) } : {}),
+          ...this.options.env,
+          ...(instances > 1 ? { INSTANCE: String(i + 1) } : {})
+        }
       })
     }
     if (this.options.publisher !== false) {

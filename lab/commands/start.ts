@@ -1,4 +1,4 @@
-// `npm start [-- --broker NAME] [--app ID] [--fanout] [--declarative] [--instances N] [--tracing]`:
+// `npm start [-- --broker NAME] [--app ID] [--fanout] [--declarative | --streaming] [--prod] [--instances N] [--tracing]`:
 // the lab. Works out the run's plan, finds or builds the Dapr runtime, runs the doctor's
 // checks, uses or starts the servers the run needs, then runs the apps with their
 // sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops
@@ -40,7 +40,7 @@ export async function start (argv: string[]): Promise<number> {
     }
     if (!interrupted) await BROKERS[plan.broker as keyof typeof BROKERS]?.prepareTopic?.(plan.topic)
     if (interrupted) return 130
-    prepareRunFiles(plan)
+    await prepareRunFiles(plan)
     run = supervise(plan, runtime.root, started.map((s) => s.name))
     return await run.done
   } finally {

@@ -41,6 +41,21 @@ describe.each(RUNNERS)('npm start (runner: %s): the lab on real sidecars and a r
     expect(await portIsFree(6001)).toBe(true)
   })
 
+  it('npm start -- --prod: the compiled apps on plain node, without the TypeScript loader, log JSON lines and deliver orderId 1..19 exactly once', async () => {
+    const prod = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', LAB_RUNNER: runner }, ['--prod'])
+    try {
+      await runUntil(prod, '19 distinct orders at the order-processor', () => new Set(prod.received()).size === 19, 150_000)
+      // The checkout may have exited by now; the order-processor runs on.
+      expect((await prod.find('.dapr/build/subscriber/src/server.js')).cmd).toMatch(/^node \S+\/\.dapr\/build\/subscriber\/src\/server\.js$/)
+      const received = prod.lines.filter((l) => l.startsWith('== APP - order-processor == ') && l.includes('Subscriber received:'))
+      for (const line of received) expect(JSON.parse(line.slice('== APP - order-processor == '.length)), line).toMatchObject({ name: 'order-processor', level: 30 })
+      await prod.stop()
+      expectEachOnce(prod.received(), prod.output)
+    } finally {
+      await prod.dispose()
+    }
+  })
+
   it('npm start killed outright (SIGKILL, no clean-up of its own): npm run stop finds what the run left and stops all of it', async () => {
     const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
     try {

@@ -50,6 +50,7 @@ describe('the load report', () => {
 describe('ratios and goals', () => {
   const scenarios = addRatios([
     entry('raw', 'raw', 10_000),
+    entry('floor', 'floor', 1250),
     entry('dapr-http', 'dapr', 1000),
     entry('dapr-bulk-sub', 'dapr', 4000),
     entry('dapr-grpc', 'dapr', 9000, { status: 'failed', lost: 1 }),
@@ -66,17 +67,45 @@ describe('ratios and goals', () => {
     const by = (n: string) => scenarios.find((s) => s.name === n)!
     expect(by('dapr-http').ratio_to_raw).toBe(0.1)
     expect(by('dapr-http').ratio_to_peer).toBe(1.25)
+    expect(by('dapr-http').ratio_to_floor).toBe(0.8)
+    expect(by('peer').ratio_to_floor).toBe(0.64)
+    expect(by('floor').ratio_to_floor).toBe(1)
+    expect(by('floor').ratio_to_raw).toBe(0.13)
     expect(by('handler-fastify').handler_ratio).toBe(3.75)
     expect(by('latency-dapr-http-500').added_p99_ms).toBe(4.5)
     expect(by('raw').ratio_to_raw).toBe(1)
     expect(by('handler-fastify').ratio_to_raw).toBeUndefined()
+    expect(by('handler-fastify').ratio_to_floor).toBeUndefined()
+    expect(by('latency-dapr-http-500').ratio_to_floor).toBeUndefined()
+  })
+
+  it('has no ratio to the floor when the floor did not run', () => {
+    const [http] = addRatios([entry('dapr-http', 'dapr', 1000)])
+    expect(http!.ratio_to_floor).toBeNull()
+    const floorGoal = evaluateGoals([http!])[0]!
+    expect(floorGoal).toMatchObject({ goal: expect.stringContaining('floor'), measured: 'not measured', met: null })
+  })
+
+  it('judges dapr-http against the floor, which needs both to be clean', () => {
+    const floorGoal = (floorStatus: ScenarioResult['status'], httpPerS: number) =>
+      evaluateGoals(addRatios([entry('floor', 'floor', 1000, { status: floorStatus }), entry('dapr-http', 'dapr', httpPerS)]))[0]!
+    expect(floorGoal('ok', 900)).toMatchObject({ target: '>= 0.85', measured: '0.9 (900 vs. 1000 orders/s)', met: true })
+    expect(floorGoal('ok', 800).met).toBe(false)
+    expect(floorGoal('failed', 900).met).toBe(false)
+  })
+
+  it('never takes the floor for the best Dapr mode', () => {
+    const goals = evaluateGoals(addRatios([entry('raw', 'raw', 1000), entry('floor', 'floor', 900), entry('dapr-http', 'dapr', 100)]))
+    expect(goals.find((g) => g.goal.startsWith('Best Dapr mode'))!.measured).toBe('0.1 (dapr-http: 100 vs. raw 1000 orders/s)')
   })
 
   it('judges each goal of the protocol, ignoring failed scenarios for the best mode', () => {
     const goals = evaluateGoals(scenarios)
-    expect(goals.map((g) => g.met)).toEqual([true, false, true, false, true, true])
-    expect(goals[0]!.measured).toBe('0.4 (dapr-bulk-sub: 4000 vs. raw 10000 orders/s)')
-    expect(goals[3]!.measured).toBe('4.5 ms (p99 6 vs. raw 1.5 ms)')
+    // floor 0.8 < 0.85, best 0.4 >= 0.25, peer 1.25 < 1.5, handler 3.75 >= 3, p99 +4.5 > 2 ms, soak ok, startup 2.5 > 2 s
+    expect(goals.map((g) => g.met)).toEqual([false, true, false, true, false, true, false])
+    expect(goals[0]!.measured).toBe('0.8 (1000 vs. 1250 orders/s)')
+    expect(goals[1]!.measured).toBe('0.4 (dapr-bulk-sub: 4000 vs. raw 10000 orders/s)')
+    expect(goals[4]!.measured).toBe('4.5 ms (p99 6 vs. raw 1.5 ms)')
   })
 
   it('says "not measured" for goals whose scenarios did not run', () => {
@@ -97,8 +126,10 @@ describe('ratios and goals', () => {
   it('renders a Markdown table with the date, machine, scaling curve and goals', () => {
     const md = benchMarkdown(results)
     expect(md).toContain('2026-11-22, commit abc1234, quick run (120 s) on AMD EPYC, 2 cores, 24 GB')
-    expect(md).toContain('| `dapr-http` | 1000 | 1 | 2 | 3 | 0 | 0 | 0.1 | ok | dapr-http scenario |')
-    expect(md).toContain('| `dapr-grpc` | 9000 | 1 | 2 | 3 | 1 | 0 | 0.9 | **failed** |')
+    expect(md).toContain('| `dapr-http` | 1000 | 1 | 2 | 3 | 0 | 0 | 0.1 | 0.8 | ok | dapr-http scenario |')
+    expect(md).toContain('| `dapr-grpc` | 9000 | 1 | 2 | 3 | 1 | 0 | 0.9 | 7.2 | **failed** |')
+    expect(md).toContain('| `raw` | 10000 | 1 | 2 | 3 | 0 | 0 | 1 |  | ok |')
+    expect(md).toContain('| dapr-http vs. the floor (Dapr with a subscriber that only answers) | >= 0.85 | 0.8 (1000 vs. 1250 orders/s) | **missed** |')
     expect(md).toContain('N=1: 1000, N=2: –, N=3: –')
     expect(md).toContain('| Handler: Fastify /orders vs. DaprServer requests/s | >= 3 | 3.75 (30000 vs. 8000 requests/s) | **met** |')
     expect(md).not.toContain('`startup`')
@@ -108,7 +139,7 @@ describe('ratios and goals', () => {
     const svg = benchSvg(results)
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true)
-    for (const name of ['raw', 'dapr-http', 'peer', 'handler-fastify', 'raw-500 p99', 'dapr-http-500 p50']) expect(svg).toContain(`>${name}</text>`)
+    for (const name of ['raw', 'floor', 'dapr-http', 'peer', 'handler-fastify', 'raw-500 p99', 'dapr-http-500 p50']) expect(svg).toContain(`>${name}</text>`)
     expect(svg).not.toMatch(/NaN|undefined/)
   })
 })
@@ -135,6 +166,7 @@ describe('process roles', () => {
     expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'order-processor', '--app-port', '7011'])).toBe('daprd order-processor:7011')
     expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'checkout'])).toBe('daprd checkout')
     expect(roleOf(['node', '--import', 'tsx', '/repo/subscriber/src/server.ts'], 7001)).toBe('order-processor:7001')
+    expect(roleOf(['node', '/repo/bench/floor-subscriber.mjs'], 7001)).toBe('floor-subscriber:7001')
     expect(roleOf(['/usr/bin/node', '--import', 'tsx', '/repo/lab/run/multi-app-run.ts', 'x.yaml'])).toBe('runner')
     expect(roleOf(['bash', '-c', 'npm run load'])).toBeUndefined()
   })
