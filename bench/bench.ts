@@ -34,7 +34,7 @@ import { redis as redisService } from '../lab/services/redis.ts'
 import { PORTS } from '../lab/settings.ts'
 import { receivedOrderId } from '../shared/log-lines.ts'
 
-const SCENARIOS = ['raw', 'floor', 'dapr-http', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
+const SCENARIOS = ['raw', 'floor', 'dapr-http', 'dapr-stream', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
 type Scenario = typeof SCENARIOS[number]
 
 interface Sizes {
@@ -305,31 +305,30 @@ async function bulkSubscribeScenario (): Promise<void> {
  * concurrency) with a subscriber that only answers SUCCESS, so dapr-http / floor is what
  * the order-processor costs on top of Dapr.
  */
-async function floorScenario (): Promise<void> {
-  const description = `dapr-http's path (DaprClient HTTP publish, ${CONCURRENCY} in flight, same sidecars and component) to a node:http subscriber that only answers SUCCESS`
-  await withRun('floor', { ...labRun, subscriber: 'floor' }, [['floor', 'floor', description]], async (run, deliveries, ids) => {
+/** One throughput measurement of dapr-http's path (same publisher, load and sidecars) to another subscriber. */
+async function pathScenario (name: string, group: Group, description: string, options: Omit<RunOptions, 'topic'>): Promise<void> {
+  await withRun(name, options, [[name, group, description]], async (run, deliveries, ids) => {
     const http = daprClient('http', run.publisherSidecar)
     await http.start()
     const send = daprSender(http, run.options.topic)
     await warmUp(send, deliveries, ids)
-    const m = await measured('floor', send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...(await run.processes()), ...redisProcess])
-    results.push(entryFrom('floor', 'floor', description, m))
+    const m = await measured(name, send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...(await run.processes()), ...redisProcess])
+    results.push(entryFrom(name, group, description, m))
     await http.stop()
   })
 }
 
-async function peerScenario (): Promise<void> {
-  const description = 'dapr-http with the JS SDK\'s DaprServer subscriber of the quickstart (Express), the same work per order'
-  await withRun('peer', { subscriber: 'peer', instances: 1, tuning: DEFAULT_TUNING, tracing: false }, [['peer', 'peer', description]], async (run, deliveries, ids) => {
-    const http = daprClient('http', run.publisherSidecar)
-    await http.start()
-    const send = daprSender(http, run.options.topic)
-    await warmUp(send, deliveries, ids)
-    const m = await measured('peer', send, { firstId: ids.take(sizes.count), count: sizes.count, rate: 0, concurrency: CONCURRENCY, batch: 1, padding }, deliveries, [self, ...(await run.processes()), ...redisProcess])
-    results.push(entryFrom('peer', 'peer', description, m))
-    await http.stop()
-  })
-}
+const floorScenario = () => pathScenario('floor', 'floor',
+  `dapr-http's path (DaprClient HTTP publish, ${CONCURRENCY} in flight, same sidecars and component) to a node:http subscriber that only answers SUCCESS`,
+  { ...labRun, subscriber: 'floor' })
+
+const peerScenario = () => pathScenario('peer', 'peer',
+  'dapr-http with the JS SDK\'s DaprServer subscriber of the quickstart (Express), the same work per order',
+  { subscriber: 'peer', instances: 1, tuning: DEFAULT_TUNING, tracing: false })
+
+const streamScenario = () => pathScenario('dapr-stream', 'dapr',
+  `dapr-http's publisher and load; the order-processor on a streaming subscription (gRPC SubscribeTopicEventsAlpha1) instead of POST /orders`,
+  { ...labRun, env: { SUBSCRIPTIONS: 'streaming' } })
 
 async function scaleScenarios (): Promise<void> {
   for (const n of [2, 3]) {
@@ -504,6 +503,7 @@ const steps: Array<[boolean, string, () => Promise<void>]> = [
   [wanted('floor'), 'floor', floorScenario],
   [['dapr-http', 'dapr-grpc', 'dapr-bulk', 'latency', 'soak'].some((s) => wanted(s as Scenario)), 'dapr', daprScenarios],
   [wanted('dapr-bulk'), 'dapr-bulk-sub', bulkSubscribeScenario],
+  [wanted('dapr-stream'), 'dapr-stream', streamScenario],
   [wanted('peer'), 'peer', peerScenario],
   [wanted('scale'), 'scale', scaleScenarios],
   [wanted('handler'), 'handler', handlerScenarios],

@@ -121,6 +121,14 @@ export function evaluateGoals (entries: ScenarioResult[]): Goal[] {
     // A floor that lost or duplicated is no baseline.
     met: http?.ratio_to_floor != null ? http.ratio_to_floor >= 0.85 && http.status === 'ok' && floor?.status === 'ok' : null
   })
+  const stream = find(entries, 'dapr-stream')
+  const streamRatio = stream && http ? ratio(stream.delivered_per_s, http.delivered_per_s) : null
+  goals.push({
+    goal: 'dapr-stream (streaming subscription) vs. dapr-http',
+    target: '>= 2',
+    measured: streamRatio != null ? `${streamRatio} (${stream!.delivered_per_s} vs. ${http!.delivered_per_s} orders/s)` : 'not measured',
+    met: streamRatio != null ? streamRatio >= 2 && stream!.status === 'ok' && http!.status === 'ok' : null
+  })
   const raw = find(entries, 'raw')
   const dapr = entries.filter((e) => e.group === 'dapr' && e.status === 'ok' && e.ratio_to_raw != null)
   const best = dapr.sort((a, b) => (b.ratio_to_raw ?? 0) - (a.ratio_to_raw ?? 0))[0]

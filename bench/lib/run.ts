@@ -14,6 +14,7 @@ import { isAlive } from '../../lab/processes.ts'
 import { writeRunFile, type RunFile } from '../../lab/run-file.ts'
 import { RUNNER } from '../../lab/run/supervise.ts'
 import { REPO } from '../../lab/settings.ts'
+import { BUILD, buildApps } from '../../lab/build.ts'
 import { subscriptions } from '../../shared/pubsub.ts'
 import { processesUnder, type NamedProcess } from './procs.ts'
 
@@ -24,12 +25,16 @@ export const BENCH_DIR = join(REPO, '.dapr', 'bench')
 export type SubscriberKind = 'order-processor' | 'peer' | 'bulk' | 'floor'
 
 const SCRIPT: Record<SubscriberKind, string> = {
-  'order-processor': join(REPO, 'subscriber', 'src', 'server.ts'),
+  // Compiled, as users deploy it (lab/build.ts): no TypeScript loader in the figures.
+  'order-processor': join(BUILD, 'subscriber', 'src', 'server.js'),
   peer: join(REPO, 'bench', 'peer-subscriber.ts'),
   bulk: join(REPO, 'bench', 'bulk-subscriber.ts'),
   // Plain JavaScript: the floor runs without the tsx loader (its thread and memory).
   floor: join(REPO, 'bench', 'floor-subscriber.mjs')
 }
+
+/** The apps are compiled once per bench run. */
+let built: Promise<void> | undefined
 
 /** First app port of the bench; instance i listens on BASE + 10 i, like `npm start -- --instances`. */
 export const BASE_APP_PORT = 7001
@@ -131,6 +136,7 @@ export class DaprRun {
   /** Writes the run file and its resources; returns the run file's path. */
   async prepare (): Promise<string> {
     const { topic, subscriber, instances, tuning } = this.options
+    if (subscriber === 'order-processor') await (built ??= buildApps())
     rmSync(this.dir, { recursive: true, force: true })
     const resources = join(this.dir, 'resources')
     mkdirSync(resources, { recursive: true })
