@@ -18,7 +18,8 @@ import { receivedLine } from '../shared/log-lines.ts'
 /** The ledger as the SDK's client does it: is the key there? If not, save it (first-write). */
 export function sdkLedger (client: DaprClient, store = STATE_STORE_NAME): Ledger {
   return {
-    async record (key, value) {
+    // One by one, as a quickstart's handler does for its one order.
+    record: (items) => Promise.all(items.map(async ({ key, value }) => {
       // Dapr answers 204 with no body for a missing key; the SDK turns that into ''.
       const known = await client.state.get(store, key)
       if (known !== '' && known !== undefined && known !== null) return 'known'
@@ -29,8 +30,8 @@ export function sdkLedger (client: DaprClient, store = STATE_STORE_NAME): Ledger
         metadata: { ttlInSeconds: String(TTL_SECONDS) }
       }])
       if (error) throw error instanceof Error ? error : new Error(String(error))
-      return 'recorded'
-    }
+      return 'recorded' as const
+    }))
   }
 }
 
@@ -63,7 +64,9 @@ export async function startPeer (options: PeerOptions): Promise<DaprServer> {
     const order = data as Order
     const key = `processed:${topic}:order-${order.orderId}`
     // A throw is answered RETRY by the SDK, like our handler's failures.
-    if (await ledger.record(key, { orderId: order.orderId, topic, processedAt: new Date().toISOString() }) === 'known') {
+    const [outcome] = await ledger.record([{ key, value: { orderId: order.orderId, topic, processedAt: new Date().toISOString() } }])
+    if (outcome instanceof Error) throw outcome
+    if (outcome === 'known') {
       log(JSON.stringify({ level: 30, time: Date.now(), orderId: order.orderId, msg: `Already processed orderId=${order.orderId}` }))
       return DaprPubSubStatusEnum.SUCCESS
     }

@@ -13,6 +13,8 @@
 //                                     the apps' GET /dapr/subscribe
 //   npm start -- --streaming          the order-processor opens a streaming subscription
 //                                     (gRPC) to its sidecar instead
+//   npm start -- --bulk               the order-processor takes the orders in batches
+//                                     (bulk subscribe)
 //   npm start -- --prod               the apps compiled to JavaScript, on plain node (no
 //                                     TypeScript loader), logging JSON lines
 //   npm start -- --instances 3        3 order-processors under one app id: competing
@@ -43,6 +45,7 @@ export interface PlanOptions {
   declarative?: boolean
   streaming?: boolean
   prod?: boolean
+  bulk?: boolean
   tracing?: boolean
   instances?: number
 }
@@ -70,14 +73,14 @@ export interface Plan {
   sidecarEnv: Record<string, string>
 }
 
-export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative | --streaming] [--prod] [--instances N] [--tracing]`
+export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative | --streaming | --bulk] [--prod] [--instances N] [--tracing]`
 
 export function parsePlanArgs (argv: string[]): PlanOptions {
   let values
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' }, prod: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
+      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' }, prod: { type: 'boolean' }, bulk: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
       allowPositionals: false
     }))
   } catch (err) {
@@ -85,8 +88,9 @@ export function parsePlanArgs (argv: string[]): PlanOptions {
   }
   const instances = Number(values.instances ?? 1)
   if (!Number.isInteger(instances) || instances < 1 || instances > 9) throw new LabError(`--instances takes a whole number from 1 to 9, not "${values.instances}".`)
-  if (values.declarative && values.streaming) throw new LabError('--declarative and --streaming are two ways to subscribe: choose one.')
-  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, prod: values.prod, tracing: values.tracing, instances }
+  const ways = (['declarative', 'streaming', 'bulk'] as const).filter((way) => values[way])
+  if (ways.length > 1) throw new LabError(`--${ways.join(' and --')} are different ways to subscribe: choose one.`)
+  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, prod: values.prod, bulk: values.bulk, tracing: values.tracing, instances }
 }
 
 /** The orderpubsub component type a YAML file declares, if any. */
@@ -172,7 +176,7 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
   const base = { options, broker, brokerFile, topic, services, runner: chooseRunner(env), sidecarEnv }
-  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.prod || instances > 1
+  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
 
   const apps = [...lab.apps]
@@ -189,11 +193,12 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const chosen = options.apps ?? apps.map((a) => a.appID)
   const unknown = chosen.filter((id) => !apps.some((a) => a.appID === id))
   if (unknown.length > 0) throw new LabError(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${apps.map((a) => a.appID).join(', ')}.`)
-  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(options.streaming ? ['streaming'] : []), ...(options.prod ? ['prod'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
+  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(options.streaming ? ['streaming'] : []), ...(options.bulk ? ['bulk'] : []), ...(options.prod ? ['prod'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
   const dir = join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
   const common = { ...lab.common, resourcesPath: join(dir, 'resources') }
   if (options.declarative) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative' }
   if (options.streaming) common.env = { ...common.env, SUBSCRIPTIONS: 'streaming' }
+  if (options.bulk) common.env = { ...common.env, BULK_SUBSCRIBE: 'true' }
   // The mode users deploy: compiled, and JSON lines for a log collector, not a person.
   if (options.prod) common.env = { ...common.env, LOG_FORMAT: 'json' }
   const compiled = (a: AppSpec): AppSpec => options.prod && a.command ? { ...a, command: compiledCommand(join(REPO, a.appDirPath ?? '.'), a.command) } : a

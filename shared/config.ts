@@ -28,6 +28,8 @@ const schema = {
     // Subscription resources in subscriptions/ (then it announces none itself), or a
     // gRPC stream it opens to its sidecar (streaming; it announces none either).
     SUBSCRIPTIONS: { type: 'string', enum: ['programmatic', 'declarative', 'streaming'], default: 'programmatic' },
+    // Programmatic subscriptions take the orders in batches (bulk subscribe, POST /orders/bulk).
+    BULK_SUBSCRIBE: { type: 'boolean', default: false },
     // Which of several order-processors this is (npm start -- --instances N), for the logs.
     INSTANCE: { type: 'integer', minimum: 1 },
     SIMULATED_OUTAGE_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 }
@@ -52,6 +54,7 @@ export interface Config {
   daprApiToken?: string
   poisonEvery: number
   subscriptions: 'programmatic' | 'declarative' | 'streaming'
+  bulkSubscribe: boolean
   instance?: number
   simulatedOutageMs: number
 }
@@ -82,6 +85,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     daprApiToken: raw.DAPR_API_TOKEN || undefined,
     poisonEvery: raw.POISON_EVERY,
     subscriptions: raw.SUBSCRIPTIONS,
+    bulkSubscribe: raw.BULK_SUBSCRIBE,
     instance: raw.INSTANCE,
     simulatedOutageMs: raw.SIMULATED_OUTAGE_MS
   }

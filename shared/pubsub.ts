@@ -9,6 +9,8 @@ export const STATE_STORE_NAME = 'statestore'
 export const DEFAULT_TOPIC = 'orders'
 /** Route on the order-processor that the sidecar posts each order to. */
 export const ORDERS_ROUTE = '/orders'
+/** Route on the order-processor that takes orders in batches (bulk subscribe). */
+export const ORDERS_BULK_ROUTE = '/orders/bulk'
 /** Route that receives what was dead-lettered. */
 export const DEAD_LETTER_ROUTE = '/deadletters'
 
@@ -22,16 +24,26 @@ export interface Subscription {
   topic: string
   route: string
   deadLetterTopic?: string
+  bulkSubscribe?: { enabled: boolean, maxMessagesCount: number, maxAwaitDurationMs: number }
 }
 
 /**
- * The programmatic subscriptions served on GET /dapr/subscribe: the orders, with a
- * dead-letter topic, and that dead-letter topic itself, so dropped orders are seen.
+ * Bulk subscribe (BULK_SUBSCRIBE=true): the sidecar hands the app up to 100 orders in one
+ * POST, waiting at most 40 ms for a batch to fill. A batch never holds more than the
+ * component's concurrency (Redis: its workers each wait for their batch to be answered).
+ */
+export const BULK = { maxMessagesCount: 100, maxAwaitDurationMs: 40 }
+
+/**
+ * The programmatic subscriptions served on GET /dapr/subscribe: the orders (one by one,
+ * or in batches), with a dead-letter topic, and that dead-letter topic itself, so dropped orders are seen.
  * The dead-letter subscription has no dead-letter topic of its own: nothing loops.
  */
-export function subscriptions (topic: string): Subscription[] {
+export function subscriptions (topic: string, { bulk = false } = {}): Subscription[] {
   return [
-    { pubsubname: PUBSUB_NAME, topic, route: ORDERS_ROUTE, deadLetterTopic: deadLetterTopic(topic) },
+    bulk
+      ? { pubsubname: PUBSUB_NAME, topic, route: ORDERS_BULK_ROUTE, deadLetterTopic: deadLetterTopic(topic), bulkSubscribe: { enabled: true, ...BULK } }
+      : { pubsubname: PUBSUB_NAME, topic, route: ORDERS_ROUTE, deadLetterTopic: deadLetterTopic(topic) },
     { pubsubname: PUBSUB_NAME, topic: deadLetterTopic(topic), route: DEAD_LETTER_ROUTE }
   ]
 }

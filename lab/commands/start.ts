@@ -1,4 +1,4 @@
-// `npm start [-- --broker NAME] [--app ID] [--fanout] [--declarative | --streaming] [--prod] [--instances N] [--tracing]`:
+// `npm start [-- --broker NAME] [--app ID] [--fanout] [--declarative | --streaming | --bulk] [--prod] [--instances N] [--tracing]`:
 // the lab. Works out the run's plan, finds or builds the Dapr runtime, runs the doctor's
 // checks, uses or starts the servers the run needs, then runs the apps with their
 // sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops

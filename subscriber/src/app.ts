@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents'
-import { DEAD_LETTER_ROUTE, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
+import { DEAD_LETTER_ROUTE, ORDERS_BULK_ROUTE, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
 import { createDeliveries, readingOf, type Deliveries, type DeliveryOptions, type Reading } from './delivery.ts'
 import { memoryLedger, type Ledger } from './ledger.ts'
 import { COUNTER_NAMES, createMetrics, type CounterName, type Metrics } from './metrics.ts'
@@ -31,6 +31,8 @@ export interface AppOptions {
    * subscriptions/*.yaml (declarative), or the app's own stream (streaming).
    */
   subscriptions?: 'programmatic' | 'declarative' | 'streaming'
+  /** Programmatic subscriptions ask for batches on POST /orders/bulk (bulk subscribe). */
+  bulk?: boolean
   /** The broker behind the pub/sub component, for the live view (asks the sidecar). */
   broker?: () => Promise<string | undefined>
 }
@@ -49,9 +51,36 @@ const subscriptionList = {
   items: {
     type: 'object',
     required: ['pubsubname', 'topic', 'route'],
-    properties: { pubsubname: { type: 'string' }, topic: { type: 'string' }, route: { type: 'string' }, deadLetterTopic: { type: 'string' } }
+    properties: {
+      pubsubname: { type: 'string' },
+      topic: { type: 'string' },
+      route: { type: 'string' },
+      deadLetterTopic: { type: 'string' },
+      bulkSubscribe: { type: 'object', properties: { enabled: { type: 'boolean' }, maxMessagesCount: { type: 'integer' }, maxAwaitDurationMs: { type: 'integer' } } }
+    }
   }
 } as const
+
+const bulkDelivery = {
+  type: 'object',
+  required: ['entries'],
+  properties: {
+    entries: {
+      type: 'array',
+      items: { type: 'object', required: ['entryId'], properties: { entryId: { type: 'string' }, contentType: { type: 'string' } } }
+    }
+  }
+} as const
+
+const bulkAnswer = {
+  type: 'object',
+  required: ['statuses'],
+  properties: {
+    statuses: { type: 'array', items: { type: 'object', required: ['entryId', 'status'], properties: { entryId: { type: 'string' }, status: deliveryAnswer.properties.status } } }
+  }
+} as const
+
+interface BulkEntry { entryId: string, event?: unknown, contentType?: string }
 
 const countsSchema = {
   type: 'object',
@@ -62,6 +91,18 @@ const countsSchema = {
 /** A body whose content type we have no parser for: answered DROP, never 415. */
 class UnsupportedBody {
   constructor (readonly contentType: string) {}
+}
+
+/** An entry of a bulk delivery: its CloudEvent (what Dapr sends), or the raw payload. */
+function readEntry (entry: BulkEntry): Reading {
+  if (!String(entry.contentType ?? '').startsWith('application/cloudevents')) return readingOf(undefined, entry.event)
+  try {
+    const event = structuredEvent(typeof entry.event === 'string' ? JSON.parse(entry.event) : entry.event)
+    event.validate()
+    return readingOf(event, event.data)
+  } catch (err) {
+    return { problem: `not a valid CloudEvent: ${(err as Error).message}`, data: entry.event }
+  }
 }
 
 function structuredEvent (body: unknown): CloudEvent<unknown> {
@@ -166,7 +207,7 @@ export function buildApp (options: AppOptions) {
     return reply.code(err.statusCode ?? 500).send({ error: err.message })
   })
 
-  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => (options.subscriptions ?? 'programmatic') === 'programmatic' ? subscriptions(topic) : [])
+  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => (options.subscriptions ?? 'programmatic') === 'programmatic' ? subscriptions(topic, { bulk: options.bulk }) : [])
 
   app.get('/healthz', {
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }
@@ -183,6 +224,15 @@ export function buildApp (options: AppOptions) {
     const status = await deliveries.order(readOrder(request), request.log)
     done({ status })
     return { status }
+  })
+
+  // A batch (bulk subscribe): a status per entry, the ledger written once for all of them.
+  app.post(ORDERS_BULK_ROUTE, { schema: { body: bulkDelivery, response: { 200: bulkAnswer } } }, async (request) => {
+    const { entries } = request.body as { entries: BulkEntry[] }
+    const done = metrics.handlerSeconds.startTimer()
+    const statuses = await deliveries.orders(entries.map(readEntry), request.log)
+    done({ status: 'bulk' })
+    return { statuses: entries.map(({ entryId }, i) => ({ entryId, status: statuses[i]! })) }
   })
 
   // Everything Dapr dead-lettered (see delivery.ts): always acknowledged.

@@ -85,49 +85,65 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
     feed.emit('event', event)
   }
 
-  /** A delivery on the orders topic. */
-  async function order (reading: Reading, log: DeliveryLog): Promise<DeliveryStatus> {
-    count('received')
-    const eventId = reading.event?.id
-    if ('problem' in reading) {
-      count('dropped', { orderId: claimedOrderId(reading), reason: reading.problem })
-      log.warn({ eventId, reason: reading.problem },
-        `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
-      return 'DROP'
-    }
-    const { order } = reading
-    const retry = (err: unknown, why: string): DeliveryStatus => {
+  /**
+   * Deliveries on the orders topic, one or a batch (bulk subscribe): an answer for each.
+   * Each valid order is processed, then all are recorded in one ledger call.
+   */
+  async function orders (readings: Reading[], log: DeliveryLog): Promise<DeliveryStatus[]> {
+    const answers: DeliveryStatus[] = []
+    const done: Array<{ at: number, order: Order, event?: CloudEventV1<unknown>, key: string }> = []
+    const retry = (order: Order, eventId: string | undefined, err: unknown, why: string): DeliveryStatus => {
       // A failure is never turned into a silent SUCCESS: the order comes back.
       count('retried', { orderId: order.orderId, reason: why })
       log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed (${why}); asking Dapr to retry`)
       return 'RETRY'
     }
-    try {
-      await processOrder(order, log)
-    } catch (err) {
-      return retry(err, (err as Error).message)
+    for (const [at, reading] of readings.entries()) {
+      count('received')
+      const eventId = reading.event?.id
+      if ('problem' in reading) {
+        count('dropped', { orderId: claimedOrderId(reading), reason: reading.problem })
+        log.warn({ eventId, reason: reading.problem },
+          `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
+        answers[at] = 'DROP'
+        continue
+      }
+      try {
+        await processOrder(reading.order, log)
+        done.push({ at, order: reading.order, event: reading.event, key: eventKey('processed', topic, reading)! })
+      } catch (err) {
+        answers[at] = retry(reading.order, eventId, err, (err as Error).message)
+      }
     }
-    const key = eventKey('processed', topic, reading)!
-    let outcome: 'recorded' | 'known'
-    try {
-      // The commit point, and the only state call: an insert that fails when the event was
-      // recorded before. Once recorded, the order counts as processed.
-      outcome = await ledger.record(key, { orderId: order.orderId, eventId, topic, processedAt: new Date().toISOString() })
-    } catch (err) {
-      return retry(err, 'it could not be recorded as processed')
+    if (done.length === 0) return answers
+    // The commit point, and the only state call: an insert of every processed order that
+    // fails for an event recorded before. Once recorded, an order counts as processed.
+    const recorded = await ledger.record(done.map(({ order, event, key }) => ({
+      key, value: { orderId: order.orderId, eventId: event?.id, topic, processedAt: new Date().toISOString() }
+    }))).catch((err: Error) => done.map(() => err))
+    for (const [i, { at, order, event, key }] of done.entries()) {
+      const outcome = recorded[i]!
+      const eventId = event?.id
+      if (outcome instanceof Error) {
+        answers[at] = retry(order, eventId, outcome, 'it could not be recorded as processed')
+      } else if (outcome === 'known') {
+        count('duplicates', { orderId: order.orderId })
+        log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
+        answers[at] = 'SUCCESS'
+      } else {
+        count('processed', { orderId: order.orderId })
+        // Same machine, same clock: the load generator's latency, to a fraction of a millisecond.
+        const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
+        if (latencyMs !== undefined) metrics.endToEndSeconds.observe(latencyMs / 1000)
+        log.info({ eventId, orderId: order.orderId, traceId: traceIdOf(event), latencyMs }, receivedLine(order))
+        answers[at] = 'SUCCESS'
+      }
     }
-    if (outcome === 'known') {
-      count('duplicates', { orderId: order.orderId })
-      log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
-      return 'SUCCESS'
-    }
-    count('processed', { orderId: order.orderId })
-    // Same machine, same clock: the load generator's latency, to a fraction of a millisecond.
-    const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
-    if (latencyMs !== undefined) metrics.endToEndSeconds.observe(latencyMs / 1000)
-    log.info({ eventId, orderId: order.orderId, traceId: traceIdOf(reading.event), latencyMs }, receivedLine(order))
-    return 'SUCCESS'
+    return answers
   }
+
+  /** One delivery on the orders topic. */
+  const order = async (reading: Reading, log: DeliveryLog): Promise<DeliveryStatus> => (await orders([reading], log))[0]!
 
   /**
    * Everything Dapr dead-lettered: orders answered DROP, and orders whose retries ran out.
@@ -138,7 +154,9 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
     const eventId = reading.event?.id
     const key = eventKey('deadletter', topic, reading)
     try {
-      if (key !== undefined && await ledger.record(key, { eventId, topic, deadLetteredAt: new Date().toISOString() }) === 'known') return 'SUCCESS'
+      const [outcome] = key === undefined ? [] : await ledger.record([{ key, value: { eventId, topic, deadLetteredAt: new Date().toISOString() } }])
+      if (outcome instanceof Error) throw outcome
+      if (outcome === 'known') return 'SUCCESS'
     } catch (err) {
       log.warn({ err, eventId }, 'The state store is unavailable; this dead letter may be logged twice')
     }
@@ -151,5 +169,5 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
     return 'SUCCESS'
   }
 
-  return { topic, feed, count, order, deadLetter, metrics }
+  return { topic, feed, count, order, orders, deadLetter, metrics }
 }

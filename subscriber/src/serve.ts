@@ -29,7 +29,8 @@ export async function serve (name: string, work: (config: Config, log: Logger) =
     // The sidecar knows which broker the pub/sub component uses.
     broker: () => componentType(sidecar, PUBSUB_NAME),
     apiToken: config.appApiToken,
-    subscriptions: config.subscriptions
+    subscriptions: config.subscriptions,
+    bulk: config.bulkSubscribe
   })
   if (config.appApiToken) app.log.info('APP_API_TOKEN is set: calls without the matching dapr-api-token header are refused')
 

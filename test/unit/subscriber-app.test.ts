@@ -201,13 +201,54 @@ describe('idempotency', () => {
     const ledger = memoryLedger()
     let down = true
     const record = ledger.record
-    ledger.record = async (key, value) => { if (down) throw new Error('state store down'); return record(key, value) }
+    ledger.record = async (items) => { if (down) throw new Error('state store down'); return record(items) }
     const { logs } = build({ ledger })
     expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'RETRY' })
     down = false
     expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'SUCCESS' })
     expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(1)
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ retried: 1, processed: 1 })
+  })
+})
+
+describe('POST /orders/bulk (bulk subscribe)', () => {
+  const entry = (entryId: string, event: unknown, contentType = 'application/cloudevents+json') => ({ entryId, event, contentType, metadata: {} })
+  const batch = (entries: unknown[]) => post(JSON.stringify({ id: 'batch-1', entries, pubsubname: 'orderpubsub', topic: 'orders', type: 'com.dapr.event.sent.bulk' }), { 'content-type': 'application/json' }, '/orders/bulk')
+
+  it('is announced on GET /dapr/subscribe with its batch limits when bulk is on', async () => {
+    const { app } = build({ bulk: true })
+    expect((await app.inject({ method: 'GET', url: '/dapr/subscribe' })).json()[0]).toEqual({
+      pubsubname: 'orderpubsub', topic: 'orders', route: '/orders/bulk', deadLetterTopic: 'orders-deadletter',
+      bulkSubscribe: { enabled: true, maxMessagesCount: 100, maxAwaitDurationMs: 40 }
+    })
+  })
+
+  it('answers each entry: SUCCESS for new orders and a redelivery, DROP for a poison order; records each event once, in one ledger call', async () => {
+    const ledger = memoryLedger()
+    const calls: number[] = []
+    const record = ledger.record
+    ledger.record = async (items) => { calls.push(items.length); return record(items) }
+    const { logs } = build({ ledger })
+    const second = { ...envelope, id: 'event-8', data: makeOrder(8) }
+    const poison = { ...envelope, id: 'event-poison', data: { orderId: 'poison-1', amount: -1 } }
+    const res = await batch([entry('a', envelope), entry('b', second), entry('c', poison)])
+    expect(res.json()).toEqual({ statuses: [{ entryId: 'a', status: 'SUCCESS' }, { entryId: 'b', status: 'SUCCESS' }, { entryId: 'c', status: 'DROP' }] })
+    expect(calls).toEqual([2])
+    // The same batch again, as after a crash before the answer: acknowledged, not counted twice.
+    expect((await batch([entry('a', envelope), entry('b', second)])).json().statuses.map((s: { status: string }) => s.status)).toEqual(['SUCCESS', 'SUCCESS'])
+    expect([...ledger.entries.keys()].sort()).toEqual([`processed:orders:checkout:${envelope.id}`, 'processed:orders:checkout:event-8'])
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(2)
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 5, processed: 2, duplicates: 2, dropped: 1 })
+  })
+
+  it('answers RETRY for the entries whose processing or recording failed, SUCCESS for the others', async () => {
+    build({ processOrder: (o) => { if (o.orderId === 8) throw new Error('a dependency is down') } })
+    const res = await batch([entry('a', envelope), entry('b', { ...envelope, id: 'event-8', data: makeOrder(8) }), entry('c', 'not an event')])
+    expect(res.json().statuses.map((s: { status: string }) => s.status)).toEqual(['SUCCESS', 'RETRY', 'DROP'])
+    await app!.close()
+    const ledger: Ledger = { record: async () => { throw new Error('state store down') } }
+    build({ ledger })
+    expect((await batch([entry('a', envelope)])).json().statuses).toEqual([{ entryId: 'a', status: 'RETRY' }])
   })
 })
 
