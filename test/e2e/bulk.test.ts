@@ -2,19 +2,11 @@
 // POST /orders/bulk, answered entry by entry, the ledger written once per batch. The same
 // guarantees as single deliveries, proven the same way: orders counted in the ledger,
 // log lines, dead letters, and the order-processor killed in the middle of a run.
-import { afterEach, describe, expect, it } from 'vitest'
-import { allAcceptedLine, isDeadLetterLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
-import { Lab, expectEachOnce, expectExactlyOnceInEffect, processedOrderIds, runUntil, skipBroker, startCrash, uniqueTopic } from './lab.ts'
+import { describe, expect, it } from 'vitest'
+import { isDeadLetterLine } from '../../shared/log-lines.ts'
+import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNothingLostWhenKilled, runUntil, skipBroker, uniqueTopic } from './lab.ts'
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-function track (lab: Lab): Lab {
-  cleanups.push(() => lab.dispose())
-  return lab
-}
+const track = disposedAfterEach()
 
 const MANY = 300
 
@@ -43,18 +35,7 @@ describe.each(['redis', 'kafka'])('bulk subscribe on %s (POST /orders/bulk, real
   // On Redis this fails (the restarted order-processor got no batches within 120 s; not
   // yet explained, see the issue's note), so it is only registered for Kafka.
   if (broker === 'kafka') it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; orders published while it is down are delivered once it is started again; each processed exactly once in effect', async () => {
-    const topic = uniqueTopic()
-    const lab = track(new Lab(topic, { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }, args))
-    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
-    const again = track(startCrash(lab, 5))
-    await runUntil(again, 'lab:crash to kill the order-processor', () => again.output.includes('Killed the order-processor'), 30_000)
-    const publishedWhenKilled = lab.lines.filter(isPublishedLine).length
-    expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
-    await runUntil(lab, '50 orders published while the order-processor is down', () => lab.lines.filter(isPublishedLine).length >= publishedWhenKilled + 50)
-    await runUntil(again, 'lab:crash to start it again', () => again.output.includes('Started it again'), 30_000)
-    await expectExactlyOnceInEffect(topic, MANY, [...lab.lines, ...again.lines])
-    expect(receivedOrderIds(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
-    expect([...lab.lines, ...again.lines].filter(isDeadLetterLine), 'dead letters').toEqual([])
-    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
+    const lab = track(new Lab(uniqueTopic(), { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }, args))
+    await expectNothingLostWhenKilled(lab, MANY, track)
   })
 })

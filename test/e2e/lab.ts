@@ -6,12 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { expect } from 'vitest'
+import { afterEach, expect } from 'vitest'
 import type { Redis } from 'ioredis'
 import { ProcessWatch, isAlive, onPath, type Proc } from '../../lab/processes.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { receivedOrderIds } from '../../shared/log-lines.ts'
+import { allAcceptedLine, isDeadLetterLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 import { REPO } from '../../lab/settings.ts'
 export { REPO }
@@ -233,6 +233,37 @@ export async function expectExactlyOnceInEffect (topic: string, n: number, lines
  */
 export function startCrash (lab: Lab, seconds: number): Lab {
   return new Lab(lab.topic, {}, [String(seconds)], REPO, ['npm', 'run', 'lab:crash'])
+}
+
+/** For a test file: `track(lab)` disposes of the lab after the test, however it ended. */
+export function disposedAfterEach (): (lab: Lab) => Lab {
+  const labs: Lab[] = []
+  afterEach(async () => {
+    for (const lab of labs.splice(0).reverse()) await lab.dispose()
+  })
+  return (lab) => { labs.push(lab); return lab }
+}
+
+/**
+ * The kill test of a subscription mode: with `lab` publishing `many` orders, SIGKILL the
+ * order-processor once 60 are processed (npm run lab:crash), keep it down while 50 more
+ * are published, start it again; then each order is processed exactly once in effect, at
+ * least those 50 by the restarted one, nothing is dead-lettered and every publish was
+ * accepted. `restarted` waits for what the mode needs before the count (its stream open).
+ */
+export async function expectNothingLostWhenKilled (lab: Lab, many: number, track: (lab: Lab) => Lab, restarted: (again: Lab) => Promise<void> = async () => {}): Promise<void> {
+  await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+  const again = track(startCrash(lab, 5))
+  await runUntil(again, 'lab:crash to kill the order-processor', () => again.output.includes('Killed the order-processor'), 30_000)
+  const publishedWhenKilled = lab.lines.filter(isPublishedLine).length
+  expect((await processedOrderIds(lab.topic)).length).toBeLessThan(many)
+  await runUntil(lab, '50 orders published while the order-processor is down', () => lab.lines.filter(isPublishedLine).length >= publishedWhenKilled + 50)
+  await runUntil(again, 'lab:crash to start it again', () => again.output.includes('Started it again'), 30_000)
+  await restarted(again)
+  await expectExactlyOnceInEffect(lab.topic, many, [...lab.lines, ...again.lines])
+  expect(receivedOrderIds(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
+  expect([...lab.lines, ...again.lines].filter(isDeadLetterLine), 'dead letters').toEqual([])
+  await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(many)), 30_000)
 }
 
 /** SIGKILL, then waits until the process is gone (its parent has reaped it). */
