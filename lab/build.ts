@@ -9,7 +9,7 @@ import { execa } from 'execa'
 import { LAB_STATE, LabError, REPO, say } from './settings.ts'
 
 export const BUILD = join(LAB_STATE, 'build')
-const SOURCES = ['shared', 'publisher/src', 'subscriber/src', 'shipping/src']
+const SOURCES = ['shared', 'publisher/src', 'subscriber/src', 'shipping/src', 'shop']
 
 /** Compiles the apps into BUILD (type errors fail it), with the files they read at run time. */
 export async function buildApps (): Promise<void> {

@@ -21,6 +21,13 @@
 //                                     consumers, each order goes to one of them
 //   npm start -- --tracing            a Zipkin to receive the spans the sidecars always
 //                                     send (config/tracing.yaml), started first
+//   npm start -- --routing            a routing rule sends orders of 100 or more to the
+//                                     order-processor's POST /orders/priority
+//   npm start -- --ttl 30             the checkout's orders expire 30 s after publishing
+//   npm start -- --outbox             the checkout saves and publishes each order in one
+//                                     state transaction (the outbox store of outbox/)
+//   npm start -- --shop               the shop: order, billing, notification, shipping
+//                                     (shop/topology.ts), scoped to their topics
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -28,6 +35,7 @@ import { parse as parseDotenv } from 'dotenv'
 import { parseAllDocuments, stringify } from 'yaml'
 import { loadConfig, ConfigError } from '../shared/config.ts'
 import { DEFAULT_TOPIC, PUBSUB_NAME, deadLetterTopic } from '../shared/pubsub.ts'
+import { componentScopes, shopTopic, subscriptionResources } from '../shop/topology.ts'
 import { brokerOfType } from './brokers.ts'
 import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
@@ -37,6 +45,9 @@ import { APP_HEALTH, LAB_STATE, LabError, PORTS, REPO } from './settings.ts'
 export const COMPONENTS = join(REPO, 'components')
 export const BROKER_FILES = join(REPO, 'brokers')
 export const SUBSCRIPTIONS = join(REPO, 'subscriptions')
+/** Subscriptions that replace those of subscriptions/ of the same name with --routing. */
+export const ROUTING_SUBSCRIPTIONS = join(SUBSCRIPTIONS, 'routing')
+export const OUTBOX_COMPONENT = join(REPO, 'outbox', 'outbox.yaml')
 
 export interface PlanOptions {
   broker?: string
@@ -48,6 +59,10 @@ export interface PlanOptions {
   bulk?: boolean
   tracing?: boolean
   instances?: number
+  routing?: boolean
+  ttl?: number
+  outbox?: boolean
+  shop?: boolean
 }
 
 /** `dapr run -f` when the Dapr CLI is there, else the project's runner (same file, same sidecars). */
@@ -60,6 +75,8 @@ export interface Plan {
   /** The component file of orderpubsub for this run. */
   brokerFile: string
   topic: string
+  /** Where billing publishes the bills (--shop). */
+  billsTopic: string
   /** The run file handed to the runner: dapr.yaml itself, or one derived from it under .dapr/runs/. */
   runFile: string
   /** When derived: how to write it (see prepareRunFiles). */
@@ -73,14 +90,18 @@ export interface Plan {
   sidecarEnv: Record<string, string>
 }
 
-export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout] [--declarative | --streaming | --bulk] [--prod] [--instances N] [--tracing]`
+export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout | --shop] [--declarative | --streaming | --bulk] [--routing] [--ttl SECONDS | --outbox] [--prod] [--instances N] [--tracing]`
 
 export function parsePlanArgs (argv: string[]): PlanOptions {
   let values
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' }, prod: { type: 'boolean' }, bulk: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' } },
+      options: {
+        broker: { type: 'string' }, app: { type: 'string', multiple: true }, fanout: { type: 'boolean' }, declarative: { type: 'boolean' }, streaming: { type: 'boolean' },
+        prod: { type: 'boolean' }, bulk: { type: 'boolean' }, tracing: { type: 'boolean' }, instances: { type: 'string' },
+        routing: { type: 'boolean' }, ttl: { type: 'string' }, outbox: { type: 'boolean' }, shop: { type: 'boolean' }
+      },
       allowPositionals: false
     }))
   } catch (err) {
@@ -90,7 +111,18 @@ export function parsePlanArgs (argv: string[]): PlanOptions {
   if (!Number.isInteger(instances) || instances < 1 || instances > 9) throw new LabError(`--instances takes a whole number from 1 to 9, not "${values.instances}".`)
   const ways = (['declarative', 'streaming', 'bulk'] as const).filter((way) => values[way])
   if (ways.length > 1) throw new LabError(`--${ways.join(' and --')} are different ways to subscribe: choose one.`)
-  return { broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, prod: values.prod, bulk: values.bulk, tracing: values.tracing, instances }
+  if (values.routing && (values.streaming || values.bulk)) throw new LabError(`--routing chooses a route for each order; a ${values.streaming ? 'stream' : 'bulk subscription'} has one route for all. Use --routing alone or with --declarative.`)
+  const ttl = values.ttl === undefined ? undefined : Number(values.ttl)
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 31_536_000)) throw new LabError(`--ttl takes a whole number of seconds from 1 to 31536000, not "${values.ttl}".`)
+  if (ttl !== undefined && values.outbox) throw new LabError('--ttl sets the time to live of a direct publish; --outbox publishes from a state transaction. Choose one.')
+  if (values.shop) {
+    const others = (['fanout', 'declarative', 'streaming', 'bulk', 'routing', 'outbox', 'app'] as const).filter((o) => values[o])
+    if (others.length > 0 || instances > 1) throw new LabError(`--shop runs the four services of shop/ as they are; it does not combine with ${[...others.map((o) => `--${o}`), ...(instances > 1 ? ['--instances'] : [])].join(', ')}.`)
+  }
+  return {
+    broker: values.broker, apps: values.app, fanout: values.fanout, declarative: values.declarative, streaming: values.streaming, prod: values.prod, bulk: values.bulk, tracing: values.tracing, instances,
+    routing: values.routing, ttl, outbox: values.outbox, shop: values.shop
+  }
 }
 
 /** The orderpubsub component type a YAML file declares, if any. */
@@ -142,6 +174,11 @@ const SHIPPING: AppSpec = {
   appHealthThreshold: APP_HEALTH.threshold
 }
 
+/** A subscriber of the shop (shop/topology.ts), with the same health check as the order-processor. */
+const shopApp = (appID: string, appPort: number, entry: string): AppSpec => ({ ...SHIPPING, appID, appPort, appDirPath: './shop/', command: ['node', '--import', 'tsx', entry] })
+/** The shop, its subscribers first and the order service, which publishes, last. */
+const SHOP: AppSpec[] = [shopApp('billing', 6004, 'src/billing.ts'), shopApp('notification', 6005, 'src/notification.ts'), SHIPPING, shopApp('order', 6003, 'src/order.ts')]
+
 /** The plan for `npm start`'s arguments, or why there is none (in words that say what to do). */
 export function tryPlan (argv: string[], env: NodeJS.ProcessEnv = process.env): Plan | { error: string } {
   try {
@@ -162,24 +199,28 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const brokerFile = chooseBrokerFile(options.broker)
   const broker = brokerOfType(pubsubType(brokerFile)!) ?? 'external'
   const withDotenv = labEnv(env)
-  let topic: string
+  let topic: string, billsTopic: string
   try {
-    topic = loadConfig(withDotenv).topic
+    ({ topic, billsTopic } = loadConfig(withDotenv))
   } catch (err) {
     if (err instanceof ConfigError) throw new LabError(err.message)
     throw err
   }
+  // The shop's topics are its own: a new app id on a Redis stream reads it from the start,
+  // so billing and notification would otherwise get every order of every earlier run.
+  if (options.shop) [topic, billsTopic] = [shopTopic(topic), shopTopic(billsTopic)]
   const lab = readRunFile()
   const instances = options.instances ?? 1
   const services = [broker === 'external' ? [] : [broker], broker === 'redis' ? [] : ['redis'], options.tracing ? ['zipkin'] : []].flat()
   // Tokens and the broker password must reach the sidecars too, and daprd does not read .env.
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
-  const base = { options, broker, brokerFile, topic, services, runner: chooseRunner(env), sidecarEnv }
-  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1
+  const base = { options, broker, brokerFile, topic, billsTopic, services, runner: chooseRunner(env), sidecarEnv }
+  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1 ||
+    options.routing || options.ttl !== undefined || options.outbox || options.shop
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
 
-  const apps = [...lab.apps]
+  const apps = options.shop ? [...SHOP] : [...lab.apps]
   if (options.fanout) apps.splice(apps.findIndex((a) => a.appID === 'checkout'), 0, SHIPPING)
   if (instances > 1) {
     // Same app id, so one consumer group: the broker hands each order to one of them. Each
@@ -193,12 +234,17 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const chosen = options.apps ?? apps.map((a) => a.appID)
   const unknown = chosen.filter((id) => !apps.some((a) => a.appID === id))
   if (unknown.length > 0) throw new LabError(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${apps.map((a) => a.appID).join(', ')}.`)
-  const flags = [...(options.fanout ? ['fanout'] : []), ...(options.declarative ? ['declarative'] : []), ...(options.streaming ? ['streaming'] : []), ...(options.bulk ? ['bulk'] : []), ...(options.prod ? ['prod'] : []), ...(instances > 1 ? [`x${instances}`] : [])]
+  const flags = [...(['shop', 'fanout', 'declarative', 'streaming', 'bulk', 'routing', 'outbox', 'prod'] as const).filter((f) => options[f]), ...(options.ttl ? [`ttl${options.ttl}`] : []), ...(instances > 1 ? [`x${instances}`] : [])]
   const dir = join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
   const common = { ...lab.common, resourcesPath: join(dir, 'resources') }
   if (options.declarative) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative' }
   if (options.streaming) common.env = { ...common.env, SUBSCRIPTIONS: 'streaming' }
   if (options.bulk) common.env = { ...common.env, BULK_SUBSCRIBE: 'true' }
+  if (options.routing) common.env = { ...common.env, PRIORITY_ROUTING: 'true' }
+  if (options.ttl) common.env = { ...common.env, ORDER_TTL_SECONDS: String(options.ttl) }
+  if (options.outbox) common.env = { ...common.env, OUTBOX: 'true' }
+  // The shop's Subscriptions are resources of the run, written from shop/topology.ts.
+  if (options.shop) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative', ORDERS_TOPIC: topic, BILLS_TOPIC: billsTopic }
   // The mode users deploy: compiled, and JSON lines for a log collector, not a person.
   if (options.prod) common.env = { ...common.env, LOG_FORMAT: 'json' }
   const compiled = (a: AppSpec): AppSpec => options.prod && a.command ? { ...a, command: compiledCommand(join(REPO, a.appDirPath ?? '.'), a.command) } : a
@@ -211,9 +257,14 @@ const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO,
 /**
  * Writes a derived run's files: its run file, and its resources folder with the chosen
  * broker's component next to every other component of components/ (state store,
- * resiliency...), plus, for --declarative, the Subscriptions pointed at this run's topic,
- * and for --prod, the compiled apps.
+ * resiliency...), plus, for --declarative, the Subscriptions pointed at this run's topic
+ * (with --routing, those of subscriptions/routing/ in place of their namesakes), for
+ * --outbox, the outbox store publishing to it, for --shop, the shop's scopes and
+ * Subscriptions, and for --prod, the compiled apps.
  */
+interface Resource { metadata: { name: string }, spec: { topic: string, deadLetterTopic?: string } }
+const readDocs = (file: string): Resource[] => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Resource)
+
 export async function prepareRunFiles (plan: Plan): Promise<void> {
   if (!plan.derived) return
   if (plan.options.prod) await buildApps()
@@ -221,18 +272,35 @@ export async function prepareRunFiles (plan: Plan): Promise<void> {
   const resources = join(dir, 'resources')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(resources, { recursive: true })
-  copyFileSync(plan.brokerFile, join(resources, basename(plan.brokerFile)))
+  const brokerCopy = join(resources, basename(plan.brokerFile))
+  copyFileSync(plan.brokerFile, brokerCopy)
   for (const f of yamlFiles(COMPONENTS)) if (!pubsubType(f)) copyFileSync(f, join(resources, basename(f)))
+  const retopic = (t: string) => t === DEFAULT_TOPIC ? plan.topic : t === deadLetterTopic(DEFAULT_TOPIC) ? deadLetterTopic(plan.topic) : t
   if (plan.options.declarative) {
-    const retopic = (t: string) => t === DEFAULT_TOPIC ? plan.topic : t === deadLetterTopic(DEFAULT_TOPIC) ? deadLetterTopic(plan.topic) : t
+    const routing = plan.options.routing ? yamlFiles(ROUTING_SUBSCRIPTIONS).flatMap(readDocs) : []
     for (const file of yamlFiles(SUBSCRIPTIONS)) {
-      const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { spec: { topic: string, deadLetterTopic?: string } })
+      const docs = readDocs(file).map((d) => routing.find((r) => r.metadata.name === d.metadata.name) ?? d)
       for (const { spec: s } of docs) {
         s.topic = retopic(s.topic)
         if (s.deadLetterTopic) s.deadLetterTopic = retopic(s.deadLetterTopic)
       }
       writeFileSync(join(resources, basename(file)), docs.map((d) => stringify(d)).join('---\n'))
     }
+  }
+  if (plan.options.outbox) {
+    const [store] = readDocs(OUTBOX_COMPONENT) as unknown as Array<{ spec: { metadata: Array<{ name: string, value?: string }> } }>
+    const topic = store!.spec.metadata.find((m) => m.name === 'outboxPublishTopic')!
+    topic.value = retopic(topic.value!)
+    writeFileSync(join(resources, basename(OUTBOX_COMPONENT)), stringify(store))
+  }
+  if (plan.options.shop) {
+    const topics = { orders: plan.topic, bills: plan.billsTopic }
+    // Appended to the broker's own settings: scopes are Dapr's, whatever the broker.
+    const docs = readDocs(brokerCopy) as unknown as Array<{ kind?: string, spec: { metadata?: Array<{ name: string, value: string }> } }>
+    const component = docs.find((d) => d.kind === 'Component')!
+    component.spec.metadata = [...(component.spec.metadata ?? []), ...Object.entries(componentScopes(topics)).map(([name, value]) => ({ name, value }))]
+    writeFileSync(brokerCopy, docs.map((d) => stringify(d)).join('---\n'))
+    writeFileSync(join(resources, 'shop-subscriptions.yaml'), subscriptionResources(topics).map((d) => stringify(d)).join('---\n'))
   }
   writeRunFile(dir, spec, 'lab/plan.ts')
 }

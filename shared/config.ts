@@ -30,6 +30,17 @@ const schema = {
     SUBSCRIPTIONS: { type: 'string', enum: ['programmatic', 'declarative', 'streaming'], default: 'programmatic' },
     // Programmatic subscriptions take the orders in batches (bulk subscribe, POST /orders/bulk).
     BULK_SUBSCRIBE: { type: 'boolean', default: false },
+    // Programmatic subscriptions carry a routing rule: orders of 100 or more go to
+    // POST /orders/priority, the rest to POST /orders.
+    PRIORITY_ROUTING: { type: 'boolean', default: false },
+    // The checkout's orders expire this long after they are published, unless delivered
+    // by then (0 = never): Dapr drops an expired order, it is not dead-lettered.
+    ORDER_TTL_SECONDS: { type: 'integer', minimum: 0, maximum: 31_536_000, default: 0 },
+    // The checkout saves each order and publishes it in one state transaction (the
+    // outbox state store of outbox/), instead of publishing it directly.
+    OUTBOX: { type: 'boolean', default: false },
+    // The shop (npm start -- --shop): where billing publishes a bill for each order.
+    BILLS_TOPIC: { type: 'string', minLength: 1, default: 'bills' },
     // Which of several order-processors this is (npm start -- --instances N), for the logs.
     INSTANCE: { type: 'integer', minimum: 1 },
     SIMULATED_OUTAGE_MS: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 }
@@ -55,6 +66,10 @@ export interface Config {
   poisonEvery: number
   subscriptions: 'programmatic' | 'declarative' | 'streaming'
   bulkSubscribe: boolean
+  priorityRouting: boolean
+  orderTtlSeconds: number
+  outbox: boolean
+  billsTopic: string
   instance?: number
   simulatedOutageMs: number
 }
@@ -86,6 +101,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     poisonEvery: raw.POISON_EVERY,
     subscriptions: raw.SUBSCRIPTIONS,
     bulkSubscribe: raw.BULK_SUBSCRIBE,
+    priorityRouting: raw.PRIORITY_ROUTING,
+    orderTtlSeconds: raw.ORDER_TTL_SECONDS,
+    outbox: raw.OUTBOX,
+    billsTopic: raw.BILLS_TOPIC,
     instance: raw.INSTANCE,
     simulatedOutageMs: raw.SIMULATED_OUTAGE_MS
   }

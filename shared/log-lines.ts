@@ -6,8 +6,10 @@ import type { Order } from './order.ts'
 export const publishedLine = (order: unknown): string => `Published data: ${JSON.stringify(order)}`
 export const isPublishedLine = (line: string): boolean => line.includes('Published data: ')
 
-export const receivedLine = (order: Order): string =>
-  `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}`
+/** `priority`: the order came on the route a routing rule chose (PRIORITY_ROUTE). */
+export const receivedLine = (order: Order, { priority = false } = {}): string =>
+  `Subscriber received: orderId=${order.orderId}, customerName=${order.customerName}, amount=${order.amount}, status=${order.status}${priority ? ' [priority]' : ''}`
+export const isPriorityLine = (line: string): boolean => /Subscriber received: .* \[priority\]/.test(line)
 /** The orderId of a `Subscriber received: ...` line, else undefined. */
 export function receivedOrderId (line: string): number | undefined {
   const id = /Subscriber received: orderId=(\d+),/.exec(line)?.[1]

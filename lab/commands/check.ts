@@ -4,18 +4,19 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../shared/config.ts'
-import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { allAcceptedLine, isDeadLetterLine, isPriorityLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { orderProblem } from '../../shared/order.ts'
-import { deadLetterTopic, PUBSUB_NAME } from '../../shared/pubsub.ts'
+import { deadLetterTopic, isPriority, outboxKey, PUBSUB_NAME } from '../../shared/pubsub.ts'
+import { makeOrder } from '../../publisher/src/orders.ts'
 import { labEnv } from '../plan.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../redis.ts'
-import { newestLog, recentLogs, startedAt } from '../run/logs.ts'
+import { logsNewestFirst, newestLog, recentLogs, startedAt } from '../run/logs.ts'
 import { renderOverlay } from '../services/kustomize.ts'
 import { PORTS, REPO } from '../settings.ts'
 import { ZIPKIN_URL } from '../services/zipkin.ts'
 
 const env = labEnv()
-const { topic, orderCount } = loadConfig(env)
+const { topic, orderCount, billsTopic } = loadConfig(env)
 
 interface Check { ok: boolean, what: string, fix?: string }
 const results: Check[] = []
@@ -37,8 +38,7 @@ function eachOnce (ids: number[], where: string): boolean {
     missing.length > 0 ? `missing ${missing.join(', ')}: let the run finish (the checkout says "All ${orderCount} orders were accepted"), then check again` : `processed twice: ${twice.join(', ')}`)
 }
 
-function checkoutFinished (): boolean {
-  const lines = read(newestLog('publisher', 'checkout', 'app'))
+function checkoutFinished (lines = read(newestLog('publisher', 'checkout', 'app'))): boolean {
   return verify(lines.some((l) => l.includes(allAcceptedLine(orderCount))),
     'the checkout published every order', 'run `npm start` and wait for "All … orders were accepted by Dapr."')
 }
@@ -139,6 +139,58 @@ const exercises: Record<number, () => Promise<void> | void> = {
       'deploy/overlays/redis renders an order-processor Deployment with the same app id and port as dapr.yaml')
     verify(/kind: Subscription[\s\S]*pubsubname: orderpubsub/.test(rendered), 'and a declarative Subscription on orderpubsub (subscriptions/ in the local run)')
     verify(/kind: HorizontalPodAutoscaler/.test(rendered), 'and an autoscaler: instances come and go, one consumer group (exercise 4)')
+  },
+
+  // 9. Routing rules: orders of 100 or more on /orders/priority.
+  9 () {
+    checkoutFinished()
+    const lines = read(newestLog('subscriber', 'order-processor', 'app'))
+    const priority = receivedIn(lines.filter(isPriorityLine))
+    if (!verify(priority.length > 0, `${priority.length} order(s) came on the priority route`, 'run `npm start -- --routing`')) return
+    const want = all.filter((id) => isPriority(makeOrder(id)))
+    verify(priority.length === want.length && want.every((id) => priority.includes(id)),
+      `exactly the orders of 100 or more came on /orders/priority: ${priority.join(', ')}`)
+    eachOnce(receivedIn(lines), 'both routes together')
+  },
+
+  // 10. Message TTL: orders that expired before the order-processor came are dropped.
+  async 10 () {
+    const [last, previous] = logsNewestFirst('publisher', 'checkout', 'app').map(read)
+    const expiring = (previous ?? []).filter(isPublishedLine).length
+    if (!verify((previous ?? []).some((l) => l.includes('ORDER_TTL_SECONDS=')) && expiring > 0,
+      `the run before the last published ${expiring} order(s) with a time to live`, 'run `ORDER_COUNT=5 npm start -- --app checkout --ttl 1`, stop it, then `npm start`')) return
+    checkoutFinished(last)
+    const lines = read(newestLog('subscriber', 'order-processor', 'app'))
+    eachOnce(receivedIn(lines), `the last run's order-processor (the ${expiring} expired orders would come twice)`)
+    verify(!lines.some(isDeadLetterLine), 'nothing was dead-lettered: expired orders are dropped')
+    const group = await redis(async (r) => {
+      const [entry] = await r.xrevrange(topic, '+', '-', 'COUNT', 1)
+      const groups = await r.xinfo('GROUPS', topic) as Array<Array<string | number>>
+      const mine = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, i) => [g[2 * i], g[2 * i + 1]]))).find((g) => g.name === 'order-processor')
+      return { lastId: entry?.[0], mine }
+    })
+    verify(group?.mine?.['last-delivered-id'] === group?.lastId && group?.mine?.pending === 0,
+      `the order-processor's sidecar read and acknowledged all of ${topic}, the expired orders too (pending ${String(group?.mine?.pending)})`)
+  },
+
+  // 11. The transactional outbox.
+  async 11 () {
+    const checkout = read(newestLog('publisher', 'checkout', 'app'))
+    if (!verify(checkout.some((l) => l.includes('OUTBOX=true')), 'the checkout saved and published through the outbox', 'run `npm start -- --outbox`')) return
+    checkoutFinished(checkout)
+    const saved = await redis((r) => Promise.all(all.map((id) => r.hget(`checkout||${outboxKey(topic, id)}`, 'data')))) ?? []
+    verify(saved.every((data) => data !== null), `the outbox store holds orders 1..${orderCount} (${saved.filter((d) => d !== null).length} found, keys checkout||${outboxKey(topic, '<orderId>')})`)
+    eachOnce(receivedIn(read(newestLog('subscriber', 'order-processor', 'app'))), 'order-processor')
+  },
+
+  // 12. The shop.
+  12 () {
+    const order = read(newestLog('shop', 'order', 'app'))
+    if (!verify(order.some((l) => l.includes(allAcceptedLine(orderCount))), 'the order service published every order', 'run `npm start -- --shop`')) return
+    eachOnce(receivedIn(read(newestLog('shop', 'billing', 'app'))), 'billing')
+    eachOnce(receivedIn(read(newestLog('shop', 'notification', 'app'))), 'notification')
+    eachOnce(receivedIn(read(newestLog('shipping', 'shipping', 'app'))), 'shipping')
+    eachOnce(receivedIn(order), `the order service, bills on ${billsTopic}`)
   }
 }
 

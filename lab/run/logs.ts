@@ -25,13 +25,16 @@ export function startedAt (file: string): number {
   return y === undefined ? 0 : new Date(+y, +mo! - 1, +d!, +h!, +mi!, +sec!).getTime()
 }
 
-/** The newest log file of an app (`dir` relative to the repository, or absolute). */
-export function newestLog (dir: string, name: string, kind: 'app' | 'daprd'): string | undefined {
+/** The log files of an app, newest first (`dir` relative to the repository, or absolute). */
+export function logsNewestFirst (dir: string, name: string, kind: 'app' | 'daprd'): string[] {
   const logs = logDir(join(REPO, dir))
-  if (!existsSync(logs)) return undefined
+  if (!existsSync(logs)) return []
   const files = readdirSync(logs).filter((f) => f.startsWith(`${name}_${kind}_`)).map((f) => join(logs, f))
-  return files.sort((a, b) => startedAt(b) - startedAt(a) || statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
+  return files.sort((a, b) => startedAt(b) - startedAt(a) || statSync(b).mtimeMs - statSync(a).mtimeMs)
 }
+
+/** The newest log file of an app. */
+export const newestLog = (dir: string, name: string, kind: 'app' | 'daprd'): string | undefined => logsNewestFirst(dir, name, kind)[0]
 
 /**
  * The log files of the last run among those of `dir` whose names match: the newest one,

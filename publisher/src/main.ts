@@ -5,6 +5,7 @@ import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { publishOrders } from './checkout.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { OUTBOX_STORE_NAME } from '../../shared/pubsub.ts'
 
 const config = loadConfigOrExit('checkout')
 const log = createLogger(config, 'checkout')
@@ -21,6 +22,9 @@ try {
     'Start the apps with their sidecars: `npm start` (or `dapr run -f .`).')
   process.exit(1)
 }
+
+if (config.outbox) log.info(`OUTBOX=true: each order is saved in ${OUTBOX_STORE_NAME} and published by the same state transaction`)
+if (config.orderTtlSeconds > 0) log.info(`ORDER_TTL_SECONDS=${config.orderTtlSeconds}: an order not delivered within ${config.orderTtlSeconds} s expires, and Dapr drops it`)
 
 const { accepted, failed, poison } = await publishOrders(client, config, log, stop.signal)
 await client.stop()

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents'
-import { DEAD_LETTER_ROUTE, ORDERS_BULK_ROUTE, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
+import { DEAD_LETTER_ROUTE, ORDERS_BULK_ROUTE, ORDERS_ROUTE, PRIORITY_ROUTE, subscriptions } from '../../shared/pubsub.ts'
 import { createDeliveries, readingOf, type Deliveries, type DeliveryOptions, type Reading } from './delivery.ts'
 import { memoryLedger, type Ledger } from './ledger.ts'
 import { COUNTER_NAMES, createMetrics, type CounterName, type Metrics } from './metrics.ts'
@@ -12,6 +12,8 @@ export type { DeliveryStatus } from './delivery.ts'
 export interface AppOptions {
   /** Topic to subscribe to; the publisher uses the same one (see shared/pubsub.ts). */
   topic: string
+  /** The route its events come on (POST /orders unless said otherwise). */
+  route?: string
   logger?: FastifyBaseLogger
   /** The work done for each valid order (see delivery.ts). */
   processOrder?: DeliveryOptions['processOrder']
@@ -33,6 +35,8 @@ export interface AppOptions {
   subscriptions?: 'programmatic' | 'declarative' | 'streaming'
   /** Programmatic subscriptions ask for batches on POST /orders/bulk (bulk subscribe). */
   bulk?: boolean
+  /** Programmatic subscriptions carry the routing rule (orders of 100 or more to /orders/priority). */
+  routing?: boolean
   /** The broker behind the pub/sub component, for the live view (asks the sidecar). */
   broker?: () => Promise<string | undefined>
 }
@@ -50,11 +54,19 @@ const subscriptionList = {
   type: 'array',
   items: {
     type: 'object',
-    required: ['pubsubname', 'topic', 'route'],
+    required: ['pubsubname', 'topic'],
     properties: {
       pubsubname: { type: 'string' },
       topic: { type: 'string' },
       route: { type: 'string' },
+      routes: {
+        type: 'object',
+        required: ['default'],
+        properties: {
+          rules: { type: 'array', items: { type: 'object', required: ['match', 'path'], properties: { match: { type: 'string' }, path: { type: 'string' } } } },
+          default: { type: 'string' }
+        }
+      },
       deadLetterTopic: { type: 'string' },
       bulkSubscribe: { type: 'object', properties: { enabled: { type: 'boolean' }, maxMessagesCount: { type: 'integer' }, maxAwaitDurationMs: { type: 'integer' } } }
     }
@@ -164,6 +176,7 @@ export function simulatedOutage (ms: number, now = Date.now): AppOptions['proces
 
 export function buildApp (options: AppOptions) {
   const { topic, apiToken } = options
+  const ordersRoute = options.route ?? ORDERS_ROUTE
   const deliveries = options.deliveries ??
     createDeliveries({ topic, processOrder: options.processOrder, ledger: options.ledger ?? memoryLedger(), metrics: options.metrics ?? createMetrics() })
   const { count, feed, metrics } = deliveries
@@ -198,8 +211,9 @@ export function buildApp (options: AppOptions) {
   // the sidecar deliver it again, forever.
   app.setErrorHandler((err: { statusCode?: number, message: string }, request, reply) => {
     const route = request.routeOptions.url
-    if ((route === ORDERS_ROUTE || route === DEAD_LETTER_ROUTE) && (err.statusCode ?? 500) < 500) {
-      if (route === ORDERS_ROUTE) { count('received'); count('dropped', { reason: err.message }) }
+    const onOrders = route === ordersRoute || route === PRIORITY_ROUTE
+    if ((onOrders || route === DEAD_LETTER_ROUTE) && (err.statusCode ?? 500) < 500) {
+      if (onOrders) { count('received'); count('dropped', { reason: err.message }) }
       request.log.warn({ reason: err.message }, `Dropping a delivery that cannot be read: ${err.message}`)
       return reply.code(200).send({ status: 'DROP' })
     }
@@ -207,7 +221,7 @@ export function buildApp (options: AppOptions) {
     return reply.code(err.statusCode ?? 500).send({ error: err.message })
   })
 
-  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => (options.subscriptions ?? 'programmatic') === 'programmatic' ? subscriptions(topic, { bulk: options.bulk }) : [])
+  app.get('/dapr/subscribe', { schema: { response: { 200: subscriptionList } } }, async () => (options.subscriptions ?? 'programmatic') === 'programmatic' ? subscriptions(topic, { bulk: options.bulk, routing: options.routing, route: ordersRoute }) : [])
 
   app.get('/healthz', {
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }
@@ -219,18 +233,22 @@ export function buildApp (options: AppOptions) {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
-  app.post(ORDERS_ROUTE, { schema: { response: { 200: deliveryAnswer } } }, async (request) => {
-    const done = metrics.handlerSeconds.startTimer()
-    const status = await deliveries.order(readOrder(request), request.log)
-    done({ status })
-    return { status }
-  })
+  // One order: on the default route, or on the one a routing rule chose. Served whatever
+  // the configuration, as declarative subscriptions may carry the rule.
+  for (const route of [ordersRoute, PRIORITY_ROUTE]) {
+    app.post(route, { schema: { response: { 200: deliveryAnswer } } }, async (request) => {
+      const done = metrics.handlerSeconds.startTimer()
+      const status = await deliveries.order(readOrder(request), request.log, route)
+      done({ status })
+      return { status }
+    })
+  }
 
   // A batch (bulk subscribe): a status per entry, the ledger written once for all of them.
   app.post(ORDERS_BULK_ROUTE, { schema: { body: bulkDelivery, response: { 200: bulkAnswer } } }, async (request) => {
     const { entries } = request.body as { entries: BulkEntry[] }
     const done = metrics.handlerSeconds.startTimer()
-    const statuses = await deliveries.orders(entries.map(readEntry), request.log)
+    const statuses = await deliveries.orders(entries.map(readEntry), request.log, ORDERS_BULK_ROUTE)
     done({ status: 'bulk' })
     return { statuses: entries.map(({ entryId }, i) => ({ entryId, status: statuses[i]! })) }
   })

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import type { CloudEventV1 } from 'cloudevents'
 import { type Order, orderProblem } from '../../shared/order.ts'
-import { deadLetterTopic } from '../../shared/pubsub.ts'
+import { deadLetterTopic, PRIORITY_ROUTE } from '../../shared/pubsub.ts'
 import { deadLetterLine, receivedLine } from '../../shared/log-lines.ts'
 import type { Ledger } from './ledger.ts'
 import type { CounterName, Metrics } from './metrics.ts'
@@ -65,10 +65,10 @@ export interface DeliveryOptions {
   /** The orders topic; its dead-letter topic is derived from it (shared/pubsub.ts). */
   topic: string
   /**
-   * The work done for each valid order. Throwing means "failed for now": the order is
-   * answered RETRY and the broker delivers it again.
+   * The work done for each valid order, with the CloudEvent it came in. Throwing means
+   * "failed for now": the order is answered RETRY and the broker delivers it again.
    */
-  processOrder?: (order: Order, log: DeliveryLog) => Promise<void> | void
+  processOrder?: (order: Order, log: DeliveryLog, event?: CloudEventV1<unknown>) => Promise<void> | void
   ledger: Ledger
   metrics: Metrics
 }
@@ -87,9 +87,10 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
 
   /**
    * Deliveries on the orders topic, one or a batch (bulk subscribe): an answer for each.
-   * Each valid order is processed, then all are recorded in one ledger call.
+   * Each valid order is processed, then all are recorded in one ledger call. `route` is
+   * the HTTP route it came on, kept in the ledger (routing rules choose it).
    */
-  async function orders (readings: Reading[], log: DeliveryLog): Promise<DeliveryStatus[]> {
+  async function orders (readings: Reading[], log: DeliveryLog, route?: string): Promise<DeliveryStatus[]> {
     const answers: DeliveryStatus[] = []
     const done: Array<{ at: number, order: Order, event?: CloudEventV1<unknown>, key: string }> = []
     const retry = (order: Order, eventId: string | undefined, err: unknown, why: string): DeliveryStatus => {
@@ -109,7 +110,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
         continue
       }
       try {
-        await processOrder(reading.order, log)
+        await processOrder(reading.order, log, reading.event)
         done.push({ at, order: reading.order, event: reading.event, key: eventKey('processed', topic, reading)! })
       } catch (err) {
         answers[at] = retry(reading.order, eventId, err, (err as Error).message)
@@ -119,7 +120,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
     // The commit point, and the only state call: an insert of every processed order that
     // fails for an event recorded before. Once recorded, an order counts as processed.
     const recorded = await ledger.record(done.map(({ order, event, key }) => ({
-      key, value: { orderId: order.orderId, eventId: event?.id, topic, processedAt: new Date().toISOString() }
+      key, value: { orderId: order.orderId, eventId: event?.id, topic, route, processedAt: new Date().toISOString() }
     }))).catch((err: Error) => done.map(() => err))
     for (const [i, { at, order, event, key }] of done.entries()) {
       const outcome = recorded[i]!
@@ -135,7 +136,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
         // Same machine, same clock: the load generator's latency, to a fraction of a millisecond.
         const latencyMs = order.sentAt === undefined ? undefined : performance.timeOrigin + performance.now() - order.sentAt
         if (latencyMs !== undefined) metrics.endToEndSeconds.observe(latencyMs / 1000)
-        log.info({ eventId, orderId: order.orderId, traceId: traceIdOf(event), latencyMs }, receivedLine(order))
+        log.info({ eventId, orderId: order.orderId, traceId: traceIdOf(event), latencyMs }, receivedLine(order, { priority: route === PRIORITY_ROUTE }))
         answers[at] = 'SUCCESS'
       }
     }
@@ -143,7 +144,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
   }
 
   /** One delivery on the orders topic. */
-  const order = async (reading: Reading, log: DeliveryLog): Promise<DeliveryStatus> => (await orders([reading], log))[0]!
+  const order = async (reading: Reading, log: DeliveryLog, route?: string): Promise<DeliveryStatus> => (await orders([reading], log, route))[0]!
 
   /**
    * Everything Dapr dead-lettered: orders answered DROP, and orders whose retries ran out.

@@ -12,25 +12,36 @@ import { daprLedger } from './ledger.ts'
 import { createMetrics } from './metrics.ts'
 import { componentType, sidecarClient } from './sidecar.ts'
 
-export async function serve (name: string, work: (config: Config, log: Logger) => DeliveryOptions['processOrder']): Promise<void> {
+export interface ServeOptions {
+  /** The topic it receives (the orders topic unless said otherwise). */
+  topic?: (config: Config) => string
+  /** The route its events come on (POST /orders unless said otherwise). */
+  route?: string
+}
+
+/** Starts a subscriber app; resolves once it listens, with its configuration and logger. */
+export async function serve (name: string, work: (config: Config, log: Logger) => DeliveryOptions['processOrder'], options: ServeOptions = {}): Promise<{ config: Config, logger: Logger }> {
   const config = loadConfigOrExit(name)
   const logger = createLogger(config, config.instance ? `${name}#${config.instance}` : name)
   const sidecar = sidecarClient(config)
+  const topic = options.topic?.(config) ?? config.topic
   const deliveries = createDeliveries({
-    topic: config.topic,
+    topic,
     ledger: daprLedger(sidecar),
     metrics: createMetrics({ process: true }),
     processOrder: work(config, logger)
   })
   const app = buildApp({
-    topic: config.topic,
+    topic,
+    route: options.route,
     logger,
     deliveries,
     // The sidecar knows which broker the pub/sub component uses.
     broker: () => componentType(sidecar, PUBSUB_NAME),
     apiToken: config.appApiToken,
     subscriptions: config.subscriptions,
-    bulk: config.bulkSubscribe
+    bulk: config.bulkSubscribe,
+    routing: config.priorityRouting
   })
   if (config.appApiToken) app.log.info('APP_API_TOKEN is set: calls without the matching dapr-api-token header are refused')
 
@@ -55,4 +66,5 @@ export async function serve (name: string, work: (config: Config, log: Logger) =
       : `Cannot listen on ${config.appHost}:${config.appPort}: ${(err as Error).message}`)
     process.exit(1)
   }
+  return { config, logger }
 }

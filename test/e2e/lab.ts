@@ -180,7 +180,7 @@ export function resetMqttSession (clientId: string, port = 1883): Promise<void> 
 }
 
 /** Every key matching `pattern` (SCAN, not KEYS: Redis is not blocked). */
-async function keysMatching (redis: Redis, pattern: string): Promise<string[]> {
+export async function keysMatching (redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = []
   let cursor = '0'
   do {
@@ -196,11 +196,16 @@ async function keysMatching (redis: Redis, pattern: string): Promise<string[]> {
  * every event recorded as processed (Dapr's Redis state store keeps key K of app A in the
  * hash "A||K", the value as JSON in its "data" field).
  */
-export async function processedOrderIds (topic: string): Promise<number[]> {
+export async function processedOrderIds (topic: string, appId = 'order-processor'): Promise<number[]> {
+  return (await ledgerEntries(topic, appId)).map((e) => e.orderId)
+}
+
+/** What an app's ledger says of each event it processed on a topic (subscriber/src/delivery.ts). */
+export async function ledgerEntries (topic: string, appId = 'order-processor'): Promise<Array<{ orderId: number, eventId?: string, route?: string }>> {
   return await withRedis(async (r) => {
-    const keys = await keysMatching(r, `order-processor||processed:${topic}:*`)
+    const keys = await keysMatching(r, `${appId}||processed:${topic}:*`)
     const values = await Promise.all(keys.map((k) => r.hget(k, 'data')))
-    return values.map((data) => (JSON.parse(data!) as { orderId: number }).orderId)
+    return values.map((data) => JSON.parse(data!) as { orderId: number, eventId?: string, route?: string })
   })
 }
 

@@ -1,0 +1,17 @@
+// order: the shop's front. It publishes the orders, as the checkout does, and receives
+// the bill billing publishes for each (shop/topology.ts).
+import { createClient } from '../../shared/dapr-client.ts'
+import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { publishOrders } from '../../publisher/src/checkout.ts'
+import { serve } from '../../subscriber/src/serve.ts'
+import { BILLS_ROUTE } from '../topology.ts'
+
+const { config, logger } = await serve('order', () => (bill, log) => {
+  log.info({ orderId: bill.orderId }, `Bill received: orderId=${bill.orderId}, amount=${bill.amount}, status=${bill.status}`)
+}, { topic: (c) => c.billsTopic, route: BILLS_ROUTE })
+
+const client = createClient(config)
+await client.start()
+const { accepted } = await publishOrders(client, config, logger)
+if (accepted === config.orderCount) logger.info(allAcceptedLine(accepted))
+else logger.error(`Only ${accepted} of ${config.orderCount} orders were accepted (see the errors above).`)
