@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { chooseRunner, makePlan, parsePlanArgs } from '../../lab/plan.ts'
+import { BUILD } from '../../lab/build.ts'
 import { LabError, REPO } from '../../lab/settings.ts'
+import { componentScopes, subscriptionResources } from '../../shop/topology.ts'
 
 const plan = (argv: string[], env: NodeJS.ProcessEnv = { LAB_RUNNER: 'project' }) => makePlan(parsePlanArgs(argv), env)
 
@@ -52,5 +54,48 @@ describe('a run\'s plan (lab/plan.ts)', () => {
     expect(chooseRunner({ PATH: '', DAPR_CLI: '/opt/dapr' })).toEqual({ kind: 'cli', dapr: '/opt/dapr' })
     expect(chooseRunner({ PATH: '', DAPR_CLI: '/opt/dapr', LAB_RUNNER: 'project' })).toEqual({ kind: 'project' })
     expect(() => chooseRunner({ PATH: '', LAB_RUNNER: 'cli' })).toThrow(/no Dapr CLI was found/)
+  })
+
+  it('each way to subscribe reaches the apps as SUBSCRIPTIONS or BULK_SUBSCRIBE; --prod runs the compiled apps on plain node, logging JSON', () => {
+    expect(plan(['--declarative']).derived?.spec.common?.env).toMatchObject({ SUBSCRIPTIONS: 'declarative' })
+    expect(plan(['--streaming']).derived?.spec.common?.env).toMatchObject({ SUBSCRIPTIONS: 'streaming' })
+    expect(plan(['--bulk']).derived?.spec.common?.env).toMatchObject({ BULK_SUBSCRIBE: 'true' })
+    const prod = plan(['--prod'])
+    expect(prod.derived?.spec.common?.env).toMatchObject({ LOG_FORMAT: 'json' })
+    expect(prod.apps.map((a) => a.command)).toEqual([['node', `${BUILD}/subscriber/src/server.js`], ['node', `${BUILD}/publisher/src/main.js`]])
+  })
+
+  it('--routing, --ttl and --outbox reach the apps as PRIORITY_ROUTING, ORDER_TTL_SECONDS and OUTBOX, each run in its own folder', () => {
+    const p = plan(['--declarative', '--routing', '--ttl', '30'])
+    expect(p.derived?.spec.common?.env).toMatchObject({ SUBSCRIPTIONS: 'declarative', PRIORITY_ROUTING: 'true', ORDER_TTL_SECONDS: '30' })
+    expect(p.runFile).toMatch(/\/\.dapr\/runs\/redis-declarative-routing-ttl30\/dapr\.yaml$/)
+    expect(plan(['--outbox']).derived?.spec.common?.env).toMatchObject({ OUTBOX: 'true' })
+  })
+
+  it('--shop: billing, notification and shipping before the order service, on shop- topics given to every app', () => {
+    const p = plan(['--shop'])
+    expect(p.apps.map((a) => [a.appID, a.appPort])).toEqual([['billing', 6004], ['notification', 6005], ['shipping', 6002], ['order', 6003]])
+    expect([p.topic, p.billsTopic]).toEqual(['shop-orders', 'shop-bills'])
+    expect(p.derived?.spec.common?.env).toMatchObject({ SUBSCRIPTIONS: 'declarative', ORDERS_TOPIC: 'shop-orders', BILLS_TOPIC: 'shop-bills' })
+  })
+
+  it('the shop\'s scopes: each app publishes and receives only its flows (and the dead letters of what it receives)', () => {
+    expect(componentScopes({ orders: 'o', bills: 'b' })).toEqual({
+      publishingScopes: 'order=o,b-deadletter;billing=o-deadletter,b;notification=o-deadletter;shipping=o-deadletter',
+      subscriptionScopes: 'order=b,b-deadletter;billing=o,o-deadletter;notification=o,o-deadletter;shipping=o,o-deadletter'
+    })
+    const subs = subscriptionResources({ orders: 'o', bills: 'b' }) as Array<{ spec: { topic: string }, scopes: string[] }>
+    expect(subs.map((s) => [s.spec.topic, s.scopes])).toEqual([
+      ['o', ['billing', 'notification', 'shipping']], ['o-deadletter', ['billing', 'notification', 'shipping']], ['b', ['order']], ['b-deadletter', ['order']]
+    ])
+  })
+
+  it('options that cannot go together are refused, saying why', () => {
+    expect(() => plan(['--streaming', '--bulk'])).toThrow(/--streaming and --bulk are different ways to subscribe: choose one/)
+    expect(() => plan(['--routing', '--streaming'])).toThrow(/a stream has one route for all/)
+    expect(() => plan(['--routing', '--bulk'])).toThrow(/a bulk subscription has one route for all/)
+    expect(() => plan(['--ttl', '30', '--outbox'])).toThrow(/Choose one/)
+    expect(() => plan(['--ttl', '0'])).toThrow(/--ttl takes a whole number of seconds/)
+    expect(() => plan(['--shop', '--fanout', '--instances', '2'])).toThrow('--shop runs the four services of shop/ as they are; it does not combine with --fanout, --instances.')
   })
 })
