@@ -494,9 +494,9 @@ describe('deploy/Dockerfile', () => {
     expect(installs.length).toBeGreaterThan(0)
     for (const i of installs) expect(i.args).toMatch(/npm ci --omit=dev/)
   })
-  test('the build stage compiles and assembles with deploy/build-app.sh; .dockerignore lets in only what is copied', () => {
-    const build = stages.find(s => s.instructions.some(i => i.op === 'RUN' && /^sh deploy\/build-app\.sh "\$APP" \/out$/.test(i.args)))
-    expect(build, 'a stage that runs sh deploy/build-app.sh "$APP" /out').toBeDefined()
+  test('the build stage compiles and assembles with lab/build.ts; .dockerignore lets in only what is copied', () => {
+    const build = stages.find(s => s.instructions.some(i => i.op === 'RUN' && /^node --import tsx lab\/build\.ts "\$APP" \/out$/.test(i.args)))
+    expect(build, 'a stage that runs node --import tsx lab/build.ts "$APP" /out').toBeDefined()
     expect(copiesFrom(finalStage, build!.name!)).toHaveLength(1)
     const ignore = readFileSync(join(REPO, 'deploy/Dockerfile.dockerignore'), 'utf8').split('\n').map(l => l.trim()).filter(l => l && !l.startsWith('#'))
     expect(ignore[0], 'everything excluded first').toBe('*')
@@ -508,7 +508,7 @@ describe('deploy/Dockerfile', () => {
   })
 
   // The image's build, without Docker: compile and assemble each app as the build stage
-  // does (deploy/build-app.sh), install the production dependencies as the deps stage
+  // does (lab/build.ts), install the production dependencies as the deps stage
   // does, and run `node main.js` in the result as the final stage would.
   describe('replayed without Docker', () => {
     let dir: string
@@ -529,7 +529,7 @@ describe('deploy/Dockerfile', () => {
         for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO, f), join(deps, f))
         step('the deps stage\'s install', 'npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], deps)
         for (const app of ['order-processor', 'checkout']) {
-          step(`the build stage for ${app}`, 'sh', ['deploy/build-app.sh', app, join(dir, app)], REPO)
+          step(`the build stage for ${app}`, process.execPath, ['--import', 'tsx', 'lab/build.ts', app, join(dir, app)], REPO)
           // The final stage: node_modules from deps, package.json, the assembled app.
           symlinkSync(join(deps, 'node_modules'), join(dir, app, 'node_modules'))
           cpSync(join(REPO, 'package.json'), join(dir, app, 'package.json'))
