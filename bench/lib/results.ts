@@ -166,6 +166,14 @@ export function evaluateGoals (entries: ScenarioResult[]): Goal[] {
     measured: subscriber && soak?.rss_growth_pct != null ? `${soak.rss_growth_pct} % (${subscriber.rssStartMb} -> ${subscriber.rssEndMb} MB)` : 'not measured',
     met: subscriber && soak?.rss_growth_pct != null ? Math.abs(soak.rss_growth_pct) <= 10 && subscriber.rssEndMb < 100 : null
   })
+  // CPU-seconds per 1,000 orders are CPU-milliseconds per order.
+  const cpu = subscriber?.cpuSPer1k
+  goals.push({
+    goal: 'Order-processor CPU per order at 200 orders/s (soak)',
+    target: '<= 0.25 ms',
+    measured: cpu != null ? `${cpu} ms` : 'not measured',
+    met: cpu != null ? cpu <= 0.25 : null
+  })
   const startup = find(entries, 'startup')
   goals.push({
     goal: 'Warm `npm start` to the first delivered order',

@@ -39,8 +39,9 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
   it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; it opens its stream again when started; each order processed exactly once in effect', async () => {
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, fast, args))
-    await expectNothingLostWhenKilled(lab, MANY, track, (again) =>
-      runUntil(again, 'the restarted order-processor to open its stream', () => opened(again, topic) === 1, 60_000))
+    await expectNothingLostWhenKilled(lab, MANY, track, {
+      restarted: (again) => runUntil(again, 'the restarted order-processor to open its stream', () => opened(again, topic) === 1, 60_000)
+    })
   })
 
   // The project's runner restarts a sidecar that died; the Dapr CLI does not (delivery.test.ts).
