@@ -38,18 +38,18 @@ function sourcesDigest (): string {
 }
 
 /**
- * Compiles the apps into BUILD (type errors fail it), with the files they read at run time.
+ * Compiles the apps into `build` (type errors fail it), with the files they read at run time.
  * A build made from the same files is kept: compiling takes seconds, reading them does not.
- * Built beside BUILD and renamed into place, so a run, the image test and the benchmark
+ * Built beside it and renamed into place, so a run, the image test and the benchmark
  * starting at once never see half a build, nor remove one another is running from.
  */
-export async function buildApps (): Promise<void> {
+export async function buildApps (build = BUILD): Promise<void> {
   const digest = sourcesDigest()
   const current = (dir: string) => existsSync(join(dir, STAMP)) && readFileSync(join(dir, STAMP), 'utf8') === digest
-  if (current(BUILD)) return
-  say(`compiling the apps to JavaScript in ${relative(REPO, BUILD)}/ (npm start -- --prod)`)
-  mkdirSync(dirname(BUILD), { recursive: true })
-  const next = mkdtempSync(`${BUILD}-`)
+  if (current(build)) return
+  say(`compiling the apps to JavaScript in ${relative(REPO, build)}/ (npm start -- --prod)`)
+  mkdirSync(dirname(build), { recursive: true })
+  const next = mkdtempSync(`${build}-`)
   try {
     const { failed, stdout, stderr } = await execa('tsc', ['-p', join(REPO, 'deploy', 'tsconfig.build.json'), '--outDir', next], { cwd: REPO, preferLocal: true, reject: false })
     if (failed) throw new LabError(`The apps do not compile:\n${stdout}${stderr}`)
@@ -57,12 +57,12 @@ export async function buildApps (): Promise<void> {
     // The apps read the project's .env beside shared/ (shared/config.ts).
     if (existsSync(join(REPO, '.env'))) cpSync(join(REPO, '.env'), join(next, '.env'))
     writeFileSync(join(next, STAMP), digest)
-    if (current(BUILD)) return // another process built the same meanwhile
-    rmSync(BUILD, { recursive: true, force: true }) // a build of older sources
+    if (current(build)) return // another process built the same meanwhile
+    rmSync(build, { recursive: true, force: true }) // a build of older sources
     try {
-      renameSync(next, BUILD)
+      renameSync(next, build)
     } catch (err) {
-      if (!current(BUILD)) throw err // else another process put the same build there first
+      if (!current(build)) throw err // else another process put the same build there first
     }
   } finally {
     rmSync(next, { recursive: true, force: true })
