@@ -10,9 +10,10 @@
 // replays it).
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
+import { readRunFile } from './run-file.ts'
 import { LAB_STATE, LabError, REPO, say } from './settings.ts'
 
 export const BUILD = join(LAB_STATE, 'build')
@@ -76,19 +77,15 @@ export function compiledCommand (appDir: string, command: string[]): string[] {
   return ['node', join(BUILD, relative(REPO, join(appDir, entry))).replace(/\.ts$/, '.js')]
 }
 
-/** The apps an image is built for: the folder of their sources, and their entry. */
-const IMAGE_APPS: Record<string, { dir: string, entry: string }> = {
-  'order-processor': { dir: 'subscriber/src', entry: 'subscriber/src/server.js' },
-  checkout: { dir: 'publisher/src', entry: 'publisher/src/main.js' }
-}
-
-/** One app as its image runs it: in `out`, its build and shared/'s, and main.js, which starts it. */
+/** One app of dapr.yaml as its image runs it: in `out`, its build and shared/'s, and main.js, which starts it. */
 export async function assembleApp (app: string, out: string): Promise<void> {
-  const image = IMAGE_APPS[app]
-  if (image === undefined) throw new LabError(`APP must be ${Object.keys(IMAGE_APPS).join(' or ')}, not "${app}"`)
+  const apps = readRunFile().apps
+  const spec = apps.find((a) => a.appID === app && a.command !== undefined)
+  if (spec === undefined) throw new LabError(`APP must be an app of dapr.yaml (${apps.map((a) => a.appID).join(' or ')}), not "${app}"`)
+  const entry = relative(BUILD, compiledCommand(join(REPO, spec.appDirPath ?? '.'), spec.command!)[1]!)
   await buildApps()
-  for (const dir of ['shared', image.dir]) cpSync(join(BUILD, dir), join(out, dir), { recursive: true })
-  writeFileSync(join(out, 'main.js'), `import './${image.entry}'\n`)
+  for (const dir of ['shared', dirname(entry)]) cpSync(join(BUILD, dir), join(out, dir), { recursive: true })
+  writeFileSync(join(out, 'main.js'), `import './${entry.split(sep).join('/')}'\n`)
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -53,10 +53,10 @@ export function roleOf (argv: string[], port?: number): string | undefined {
     return argv.includes('--app-port') ? `daprd ${appId}:${arg('--app-port')}` : `daprd ${appId}`
   }
   if (!/(^|\/)node$/.test(exe)) return undefined
-  // .mjs too: the floor subscriber is plain JavaScript.
-  const script = argv.find((a) => /\.(ts|mjs)$/.test(a))
+  // JavaScript too: the floor subscriber is, and the bench runs the order-processor compiled.
+  const script = argv.find((a) => /\.(ts|mjs|js)$/.test(a))
   if (script === undefined) return undefined
-  const name = script.endsWith('subscriber/src/server.ts') ? 'order-processor' : script.split('/').pop()!.replace(/\.(ts|mjs)$/, '')
+  const name = /subscriber\/src\/server\.[tj]s$/.test(script) ? 'order-processor' : script.split('/').pop()!.replace(/\.(ts|mjs|js)$/, '')
   return port ? `${name}:${port}` : name
 }
 

@@ -171,6 +171,7 @@ describe('process roles', () => {
     expect(roleOf(['/root/.dapr/bin/daprd', '--app-id', 'checkout'])).toBe('daprd checkout')
     expect(roleOf(['node', '--import', 'tsx', '/repo/subscriber/src/server.ts'], 7001)).toBe('order-processor:7001')
     expect(roleOf(['node', '/repo/bench/floor-subscriber.mjs'], 7001)).toBe('floor-subscriber:7001')
+    expect(roleOf(['node', '/repo/.dapr/build/subscriber/src/server.js'], 7001), 'compiled, as the bench runs it').toBe('order-processor:7001')
     expect(roleOf(['/usr/bin/node', '--import', 'tsx', '/repo/lab/run/multi-app-run.ts', 'x.yaml'])).toBe('runner')
     expect(roleOf(['bash', '-c', 'npm run load'])).toBeUndefined()
   })
