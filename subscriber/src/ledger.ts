@@ -30,6 +30,11 @@ export function daprLedger (sidecar: Sidecar, store = STATE_STORE_NAME): Ledger 
     // first-write: the save fails when the key exists, so the insert is also the check,
     // and two deliveries of one event racing each other cannot both be recorded.
     options: { concurrency: 'first-write' },
+    // An ETag no entry has (Redis counts versions from 1): without one, Redis's state store
+    // reports an existing key as a plain error, which the sidecar's retry policy for the
+    // store (components/resiliency.yaml) retries for 2 s before answering 500, on every
+    // redelivery; an ETag mismatch is never retried, and answered 409 at once.
+    etag: '0',
     metadata: { ttlInSeconds: String(TTL_SECONDS) }
   })))
   async function record (items: Array<{ key: string, value: object }>): Promise<Recorded[]> {

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, RUNNERS, expectEachOnce, expectExactlyOnceInEffect, expectNothingLostWhenKilled, killHard, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
+  Lab, REPO, RUNNERS, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
@@ -75,6 +75,7 @@ describe.each(RUNNERS)('delivery guarantees (runner: %s; real sidecars, Redis)',
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
     await runUntil(lab, 'the runner to restart the sidecar', () => lab.output.includes('== DAPR - order-processor == daprd exited (SIGKILL) while running; restarting it'))
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
+    expectNoLedgerRetries()
     expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(sidecar.pid)
   })
 

@@ -4,12 +4,14 @@
 // behind. Every run has a topic of its own, so runs cannot see each other's orders.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, expect } from 'vitest'
 import type { Redis } from 'ioredis'
 import { ProcessWatch, flagOf, isAlive, onPath, type Proc } from '../../lab/processes.ts'
 import { withRedis } from '../../lab/redis.ts'
+import { newestLog } from '../../lab/run/logs.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../publisher/src/orders.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
@@ -290,9 +292,20 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
   await runUntil(again, 'lab:crash to start it again', () => again.output.includes('Started it again'), 30_000 + seconds * 1000)
   await restarted?.(again)
   await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...again.lines])
+  expectNoLedgerRetries()
   expect(receivedOrderIds(again.lines).length, 'orders processed after the restart').toBeGreaterThanOrEqual(50)
   expect([...lab.lines, ...again.lines].filter(isDeadLetterLine), 'dead letters').toEqual([])
   await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(many)), 30_000)
+}
+
+/**
+ * The order-processor's sidecar retried none of the ledger's state calls: the answer
+ * "already recorded" to a redelivered order is a conflict, not a failure to retry.
+ */
+export function expectNoLedgerRetries (): void {
+  const log = newestLog('subscriber', 'order-processor', 'daprd')!
+  const retries = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('component[statestore] output. Retrying'))
+  expect(retries, `ledger calls retried by the sidecar (${log})`).toEqual([])
 }
 
 /** SIGKILL, then waits until the process is gone (its parent has reaped it). */
