@@ -32,8 +32,9 @@ describe.each(['redis', 'kafka'])('bulk subscribe on %s (POST /orders/bulk, real
     expect(await (await fetch('http://127.0.0.1:6001/stats')).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
   })
 
-  // On Redis this fails (the restarted order-processor got no batches within 120 s; not
-  // yet explained, see the issue's note), so it is only registered for Kafka.
+  // On Redis the restarted order-processor gets no batch: a Dapr bug (the default bulk
+  // subscriber leaves the Redis component's workers parked when the app health check pauses
+  // the subscription; the README, "Bulk subscribe"), so it is only registered for Kafka.
   if (broker === 'kafka') it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; orders published while it is down are delivered once it is started again; each processed exactly once in effect', async () => {
     const lab = track(new Lab(uniqueTopic(), { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }, args))
     await expectNothingLostWhenKilled(lab, MANY, track)
