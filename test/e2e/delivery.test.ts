@@ -4,35 +4,24 @@
 // per event, written at the moment an order counts as done.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, RUNNERS, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
+  Lab, REPO, RUNNERS, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
 import { labRedisPid, redis } from '../../lab/services/redis.ts'
-import { flagOf } from '../../lab/processes.ts'
 import { allAcceptedLine, isDeadLetterLine } from '../../shared/log-lines.ts'
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const track = disposedAfterEach()
 
 let runner: RunnerKind = 'project'
 
 function startLab (env: Record<string, string>, args: string[] = [], topic = uniqueTopic()): { lab: Lab, topic: string } {
-  const lab = new Lab(topic, { ...env, LAB_RUNNER: runner }, args)
-  cleanups.push(() => lab.dispose())
+  const lab = track(new Lab(topic, { ...env, LAB_RUNNER: runner }, args))
   return { lab, topic }
-}
-
-/** Disposes of `lab` after the test, however it ended. */
-function track (lab: Lab): Lab {
-  cleanups.push(() => lab.dispose())
-  return lab
 }
 
 const deadLettersIn = (lines: string[]) => lines.filter(isDeadLetterLine)
@@ -168,7 +157,7 @@ describe.each(RUNNERS)('delivery guarantees (runner: %s; real sidecars, Redis)',
     expect((await fetch('http://127.0.0.1:6001/dapr/subscribe', { headers: { 'dapr-api-token': 'app-token-e2e' } })).status).toBe(200)
     expect(await processedOrderIds(topic)).not.toContain(99)
 
-    const port = flagOf((await lab.find('daprd', '--app-id order-processor')).cmd, '--dapr-http-port')
+    const port = await lab.daprHttpPort()
     expect((await fetch(`http://127.0.0.1:${port}/v1.0/metadata`)).status).toBe(401)
     expect((await fetch(`http://127.0.0.1:${port}/v1.0/metadata`, { headers: { 'dapr-api-token': 'dapr-token-e2e' } })).status).toBe(200)
   })

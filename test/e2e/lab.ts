@@ -75,6 +75,11 @@ export class Lab {
     return matches[0]!
   }
 
+  /** The HTTP port of an app's sidecar in this run, from the sidecar's command line. */
+  async daprHttpPort (appId = 'order-processor'): Promise<string | undefined> {
+    return flagOf((await this.find('daprd', `--app-id ${appId}`)).cmd, '--dapr-http-port')
+  }
+
   get output (): string { return this.lines.join('\n') }
 
   /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
@@ -259,7 +264,7 @@ export function disposedAfterEach (): (lab: Lab) => Lab {
  * and of lab:crash's start: the checkout may have published everything by then.
  */
 export async function publishOrders (lab: Lab, ids: number[]): Promise<void> {
-  const port = flagOf((await lab.find('daprd', '--app-id order-processor')).cmd, '--dapr-http-port')
+  const port = await lab.daprHttpPort()
   for (const id of ids) {
     const res = await fetch(`http://127.0.0.1:${port}/v1.0/publish/${PUBSUB_NAME}/${lab.topic}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(makeOrder(id))

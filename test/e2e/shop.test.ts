@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { makePlan, parsePlanArgs } from '../../lab/plan.ts'
-import { flagOf } from '../../lab/processes.ts'
 import { receivedOrderIds } from '../../shared/log-lines.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { Lab, deleteLedger, deleteRedisKey, disposedAfterEach, ledgerEntries, processedOrderIds, runUntil, uniqueTopic, until } from './lab.ts'
@@ -44,16 +43,15 @@ describe('the shop: four services, scoped (real sidecars, Redis)', () => {
       // and the order service did not subscribe to the orders.
       for (const app of receivers) expect(await ledgerEntries(bills, app), `${app} got bills`).toEqual([])
       expect(await ledgerEntries(topic, 'order'), 'the order service got orders').toEqual([])
-      const sidecarPort = async (app: string) => flagOf((await lab.find('daprd', `--app-id ${app}`)).cmd, '--dapr-http-port')
       const subscribed = async (app: string) => {
-        const metadata = await (await fetch(`http://127.0.0.1:${await sidecarPort(app)}/v1.0/metadata`)).json() as { subscriptions?: Array<{ topic: string }> }
+        const metadata = await (await fetch(`http://127.0.0.1:${await lab.daprHttpPort(app)}/v1.0/metadata`)).json() as { subscriptions?: Array<{ topic: string }> }
         return (metadata.subscriptions ?? []).map((s) => s.topic).filter((t) => t === topic || t === bills)
       }
       expect(await subscribed('order')).toEqual([bills])
       for (const app of receivers) expect(await subscribed(app), app).toEqual([topic])
 
       // Publishing out of scope: billing may not publish orders, shipping may not publish bills.
-      const publish = async (app: string, to: string) => (await fetch(`http://127.0.0.1:${await sidecarPort(app)}/v1.0/publish/${PUBSUB_NAME}/${to}`, {
+      const publish = async (app: string, to: string) => (await fetch(`http://127.0.0.1:${await lab.daprHttpPort(app)}/v1.0/publish/${PUBSUB_NAME}/${to}`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orderId: 999, customerName: 'Mallory', amount: 1, status: 'Pending' })
       })).status
       expect(await publish('billing', topic)).toBe(403)

@@ -7,12 +7,13 @@ import type { Sidecar, SidecarResponse } from '../../subscriber/src/sidecar.ts'
 
 interface Saved { key: string, value: { writeId: string }, etag?: string, options?: { concurrency?: string } }
 
-function stateApi (): Sidecar & { calls: string[], entries: Map<string, object> } {
+function stateApi (): Sidecar & { calls: string[], saves: Saved[][] } {
   const entries = new Map<string, object>()
   const calls: string[] = []
+  const saves: Saved[][] = []
   return {
     calls,
-    entries,
+    saves,
     async call (method, path, body): Promise<SidecarResponse> {
       calls.push(`${method} ${path}`)
       if (method === 'GET') {
@@ -20,6 +21,7 @@ function stateApi (): Sidecar & { calls: string[], entries: Map<string, object> 
         return found ? { status: 200, body: JSON.stringify(found) } : { status: 204, body: '' }
       }
       const items = body as Saved[]
+      saves.push(items)
       const taken = items.filter((i) => entries.has(i.key))
       for (const i of items) if (!entries.has(i.key)) entries.set(i.key, i.value)
       if (taken.length === 0) return { status: 204, body: '' }
@@ -31,11 +33,10 @@ function stateApi (): Sidecar & { calls: string[], entries: Map<string, object> 
 describe('daprLedger', () => {
   it('records a new order in one first-write save that carries an ETag, so a conflict is not retried by the sidecar', async () => {
     const api = stateApi()
-    const saves: Saved[][] = []
-    const ledger = daprLedger({ call: (m, p, b) => { if (m === 'POST') saves.push(b as Saved[]); return api.call(m, p, b) } })
+    const ledger = daprLedger(api)
     expect(await ledger.record([{ key: 'processed:orders:1', value: { orderId: 1 } }])).toEqual(['recorded'])
     expect(api.calls).toEqual(['POST /v1.0/state/statestore'])
-    expect(saves[0]![0]).toMatchObject({ key: 'processed:orders:1', etag: '0', options: { concurrency: 'first-write' } })
+    expect(api.saves[0]![0]).toMatchObject({ key: 'processed:orders:1', etag: '0', options: { concurrency: 'first-write' } })
   })
 
   it('answers "known" for an order recorded before, after one read, and records the new ones of a batch', async () => {
