@@ -25,13 +25,15 @@ export interface Broker {
   addressKeys: string[]
   /** Its port when the address names none (and the one the lab's own listens on). */
   defaultPort: number
+  /** Its component takes batches from the broker itself (bulk subscribe); for the others Dapr batches. */
+  nativeBulkSubscribe?: boolean
   /** Makes the broker ready for a topic before the apps start (after up()). */
   prepareTopic? (topic: string): Promise<void>
 }
 
 export const BROKERS: Record<BrokerName, Broker> = {
   redis: { service: redis, componentType: 'pubsub.redis', label: 'Redis', addressKeys: ['redisHost'], defaultPort: PORTS.redis },
-  kafka: { service: kafka, componentType: 'pubsub.kafka', label: 'Kafka', addressKeys: ['brokers'], defaultPort: PORTS.kafka },
+  kafka: { service: kafka, componentType: 'pubsub.kafka', label: 'Kafka', addressKeys: ['brokers'], defaultPort: PORTS.kafka, nativeBulkSubscribe: true },
   rabbitmq: { service: rabbitmq, componentType: 'pubsub.rabbitmq', label: 'RabbitMQ', addressKeys: ['connectionString', 'host'], defaultPort: PORTS.rabbitmq },
   jetstream: {
     service: nats,

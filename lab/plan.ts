@@ -36,7 +36,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { loadConfig, ConfigError } from '../shared/config.ts'
 import { DEFAULT_TOPIC, PUBSUB_NAME, deadLetterTopic } from '../shared/pubsub.ts'
 import { componentScopes, shopTopic, subscriptionResources } from '../shop/topology.ts'
-import { brokerOfType } from './brokers.ts'
+import { BROKERS, brokerOfType, type BrokerName } from './brokers.ts'
 import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
@@ -88,6 +88,8 @@ export interface Plan {
   runner: Runner
   /** What the sidecars must get from .env too (daprd does not read it); the environment wins. */
   sidecarEnv: Record<string, string>
+  /** What to tell the user before the run starts: a known limit of what was asked for. */
+  notes: string[]
 }
 
 export const START_USAGE = `usage: npm start [-- --broker NAME] [--app ID ...] [--fanout | --shop] [--declarative | --streaming | --bulk] [--routing] [--ttl SECONDS | --outbox] [--prod] [--instances N] [--tracing]`
@@ -215,7 +217,7 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   // Tokens and the broker password must reach the sidecars too, and daprd does not read .env.
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
-  const base = { options, broker, brokerFile, topic, billsTopic, services, runner: chooseRunner(env), sidecarEnv }
+  const base = { options, broker, brokerFile, topic, billsTopic, services, runner: chooseRunner(env), sidecarEnv, notes: notesFor(options, broker) }
   const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1 ||
     options.routing || options.ttl !== undefined || options.outbox || options.shop
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
@@ -250,6 +252,15 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const compiled = (a: AppSpec): AppSpec => options.prod && a.command ? { ...a, command: compiledCommand(join(REPO, a.appDirPath ?? '.'), a.command) } : a
   const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)).map(compiled) }
   return { ...base, runFile: join(dir, 'dapr.yaml'), derived: { dir, spec }, apps: spec.apps.map(absoluteApp) }
+}
+
+function notesFor (options: PlanOptions, broker: string): string[] {
+  const known = broker === 'external' ? undefined : BROKERS[broker as BrokerName]
+  // Dapr's own batching (daprd 1.18) stalls once the app health check has paused it.
+  if (options.bulk && known && !known.nativeBulkSubscribe) {
+    return [`note: ${known.label} has no bulk subscribe of its own, so Dapr batches the orders; if the order-processor goes down mid-run, its sidecar delivers nothing more (a Dapr bug) until the next \`npm start\`, which delivers every waiting order. Kafka batches natively (README, "Bulk subscribe").`]
+  }
+  return []
 }
 
 const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO, app.appDirPath ?? '.') })

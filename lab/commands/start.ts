@@ -18,6 +18,7 @@ export async function start (argv: string[]): Promise<number> {
     await checkBeforeStart(plan)
     return 1
   }
+  for (const note of plan.notes) say(note)
   const runtime = await ensureDaprRuntime()
   if (!await checkBeforeStart(plan)) return 1
 

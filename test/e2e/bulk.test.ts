@@ -3,7 +3,7 @@
 // guarantees as single deliveries, proven the same way: orders counted in the ledger,
 // log lines, dead letters, and the order-processor killed in the middle of a run.
 import { describe, expect, it } from 'vitest'
-import { isDeadLetterLine } from '../../shared/log-lines.ts'
+import { allAcceptedLine, isDeadLetterLine } from '../../shared/log-lines.ts'
 import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNothingLostWhenKilled, runUntil, skipBroker, uniqueTopic } from './lab.ts'
 
 const track = disposedAfterEach()
@@ -32,11 +32,23 @@ describe.each(['redis', 'kafka'])('bulk subscribe on %s (POST /orders/bulk, real
     expect(await (await fetch('http://127.0.0.1:6001/stats')).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
   })
 
-  // On Redis the restarted order-processor gets no batch: a Dapr bug (the default bulk
-  // subscriber leaves the Redis component's workers parked when the app health check pauses
-  // the subscription; the README, "Bulk subscribe"), so it is only registered for Kafka.
   if (broker === 'kafka') it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; orders published while it is down are delivered once it is started again; each processed exactly once in effect', async () => {
     const lab = track(new Lab(uniqueTopic(), { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }, args))
     await expectNothingLostWhenKilled(lab, MANY, track)
+  })
+
+  // On Redis the restarted order-processor gets no batch: a Dapr bug (the default bulk
+  // subscriber leaves the Redis component's workers parked when the app health check pauses
+  // the subscription; the README, "Bulk subscribe"). What the README promises instead is
+  // proven here: nothing is lost, and the next run (a new sidecar) delivers the rest.
+  if (broker === 'redis') it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; the orders a stalled sidecar holds are delivered by the next run; each processed exactly once in effect', async () => {
+    const lab = track(new Lab(uniqueTopic(), { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }, args))
+    await expectNothingLostWhenKilled(lab, MANY, track, {
+      async restarted () {
+        await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
+        await lab.stop()
+        return track(new Lab(lab.topic, {}, [...args, '--app', 'order-processor'])).lines
+      }
+    })
   })
 })

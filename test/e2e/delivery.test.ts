@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, RUNNERS, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
+  Lab, REPO, RUNNERS, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, killSidecarUntilRestarted, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
@@ -59,13 +59,11 @@ describe.each(RUNNERS)('delivery guarantees (runner: %s; real sidecars, Redis)',
   if (kind === 'project') it('SIGKILL the order-processor\'s sidecar mid-run; the runner restarts it; each order processed exactly once in effect', async () => {
     const { lab, topic } = startLab(fast)
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
-    const sidecar = await lab.find('daprd', '--app-id order-processor')
-    await killHard(sidecar.pid)
+    const killed = await killSidecarUntilRestarted(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
-    await runUntil(lab, 'the runner to restart the sidecar', () => lab.output.includes('== DAPR - order-processor == daprd exited (SIGKILL) while running; restarting it'))
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
     expectNoLedgerRetries()
-    expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(sidecar.pid)
+    expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(killed)
   })
 
   // The Dapr CLI does not restart a sidecar that died: nothing delivers until the next run.
