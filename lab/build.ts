@@ -48,7 +48,7 @@ export async function buildApps (build = BUILD): Promise<void> {
   const digest = sourcesDigest()
   const current = (dir: string) => existsSync(join(dir, STAMP)) && readFileSync(join(dir, STAMP), 'utf8') === digest
   if (current(build)) return
-  say(`compiling the apps to JavaScript in ${relative(REPO, build)}/ (npm start -- --prod)`)
+  say(`compiling the apps to JavaScript in ${relative(REPO, build)}/`)
   mkdirSync(dirname(build), { recursive: true })
   const next = mkdtempSync(`${build}-`)
   try {
