@@ -72,9 +72,14 @@ export async function buildApps (build = BUILD): Promise<void> {
 
 /** An app's command on the build: `node --import tsx src/x.ts` becomes `node <build>/<app>/src/x.js`. */
 export function compiledCommand (appDir: string, command: string[]): string[] {
+  return ['node', join(BUILD, compiledEntry(appDir, command))]
+}
+
+/** Where an app's compiled entry sits in a build, from its dapr.yaml command. */
+function compiledEntry (appDir: string, command: string[]): string {
   const entry = command.find((part) => part.endsWith('.ts'))
   if (command[0] !== 'node' || entry === undefined) throw new LabError(`--prod runs node on a .ts entry, not "${command.join(' ')}" (dapr.yaml)`)
-  return ['node', join(BUILD, relative(REPO, join(appDir, entry))).replace(/\.ts$/, '.js')]
+  return relative(REPO, join(appDir, entry)).replace(/\.ts$/, '.js')
 }
 
 /** One app of dapr.yaml as its image runs it: in `out`, its build and shared/'s, and main.js, which starts it. */
@@ -82,7 +87,7 @@ export async function assembleApp (app: string, out: string): Promise<void> {
   const apps = readRunFile().apps
   const spec = apps.find((a) => a.appID === app && a.command !== undefined)
   if (spec === undefined) throw new LabError(`APP must be an app of dapr.yaml (${apps.map((a) => a.appID).join(' or ')}), not "${app}"`)
-  const entry = relative(BUILD, compiledCommand(join(REPO, spec.appDirPath ?? '.'), spec.command!)[1]!)
+  const entry = compiledEntry(join(REPO, spec.appDirPath ?? '.'), spec.command!)
   await buildApps()
   for (const dir of ['shared', dirname(entry)]) cpSync(join(BUILD, dir), join(out, dir), { recursive: true })
   writeFileSync(join(out, 'main.js'), `import './${entry.split(sep).join('/')}'\n`)

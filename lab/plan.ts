@@ -36,7 +36,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { loadConfig, ConfigError } from '../shared/config.ts'
 import { DEFAULT_TOPIC, PUBSUB_NAME, deadLetterTopic } from '../shared/pubsub.ts'
 import { componentScopes, shopTopic, subscriptionResources } from '../shop/topology.ts'
-import { BROKERS, brokerOfType, type BrokerName } from './brokers.ts'
+import { BROKERS, brokerOfType, type Broker, type BrokerName } from './brokers.ts'
 import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
@@ -255,7 +255,7 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
 }
 
 function notesFor (options: PlanOptions, broker: string): string[] {
-  const known = broker === 'external' ? undefined : BROKERS[broker as BrokerName]
+  const known: Broker | undefined = BROKERS[broker as BrokerName]
   // Dapr's own batching (daprd 1.18) stalls once the app health check has paused it.
   if (options.bulk && known && !known.nativeBulkSubscribe) {
     return [`note: ${known.label} has no bulk subscribe of its own, so Dapr batches the orders; if the order-processor goes down mid-run, its sidecar delivers nothing more (a Dapr bug) until the next \`npm start\`, which delivers every waiting order. Kafka batches natively (README, "Bulk subscribe").`]

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { isDeadLetterLine } from '../../shared/log-lines.ts'
 import {
-  Lab, RUNNERS, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, processedOrderIds, runUntil, skipBroker, uniqueTopic
+  Lab, RUNNERS, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killSidecarUntilRestarted, processedOrderIds, runUntil, skipBroker, uniqueTopic
 } from './lab.ts'
 
 const track = disposedAfterEach()
@@ -49,13 +49,12 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, fast, args))
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
-    const sidecar = await lab.find('daprd', '--app-id order-processor')
-    await killHard(sidecar.pid)
+    const killed = await killSidecarUntilRestarted(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
     await runUntil(lab, 'the stream to be down', () => lab.output.includes(`Streaming subscription to ${topic} is down`), 30_000)
     await runUntil(lab, 'the stream to open again', () => opened(lab, topic) === 2, 90_000)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
     expectNoLedgerRetries()
-    expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(sidecar.pid)
+    expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(killed)
   })
 })
