@@ -1,5 +1,5 @@
 // The lab tool: one entry for the npm scripts (`npm start`, `npm test`, `npm run stop`,
-// `npm run doctor`, `npm run lab:check`, `npm run lab:crash`, ...), started by
+// `npm run doctor`, `npm run lab:check`, `npm run lab:crash`, `npm run k8s`, ...), started by
 // lab/bootstrap.mjs once the npm dependencies are there.
 import { LabError, say } from './settings.ts'
 
@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<{ default?: unknown } & Record<stri
   check: () => import('./commands/check.ts'),
   crash: () => import('./commands/crash.ts'),
   kustomize: () => import('./commands/kustomize.ts'),
+  k8s: () => import('./commands/k8s.ts'),
   load: () => import('./commands/bench.ts'),
   bench: () => import('./commands/bench.ts')
 }

@@ -2,11 +2,12 @@
 // under $DAPR_RUNTIME_PATH/.dapr/bin or ~/.dapr/bin, what `dapr init [--slim]` leaves);
 // otherwise daprd is built once from Dapr's Go module into the cache (BUILT_RUNTIME), laid
 // out like `dapr init --slim`. DAPR_LAB_FORCE_BUILD ignores existing installs.
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { isExecutable } from '../processes.ts'
-import { BUILT_RUNTIME, CACHE, DAPR_VERSION, daprdOf, LabError, runtimeRoots, say } from '../settings.ts'
+import { BUILT_RUNTIME, CACHE, DAPR_VERSION, daprdOf, runtimeRoots, say } from '../settings.ts'
+import { COMPILED, DOWNLOADED, elapsed, go, goModCache, writable } from './go.ts'
 
 export interface DaprRuntime {
   /** What DAPR_RUNTIME_PATH must be for the Dapr CLI (or the project's runner) to use it. */
@@ -19,19 +20,25 @@ export interface DaprRuntime {
 // be built from the Go module proxy alone: pubsub.pulsar needs github.com/iskorotkov/avro
 // and the twmb pulsar fork, which the proxy does not serve. So daprd is built with Dapr's
 // own cmd/daprd sources and only these component registrations (files of
-// cmd/daprd/components in the dapr module); add a name here to get one more.
+// cmd/daprd/components in the dapr module); add a name here to get one more (a daprd built
+// with another list is rebuilt). The Kubernetes secret store and name resolution are for
+// the same daprd as the sidecar of `npm run k8s`.
 const LAB_COMPONENTS = [
   'pubsub_redis', 'pubsub_kafka', 'pubsub_rabbitmq', 'pubsub_mqtt3', 'pubsub_jetstream', 'pubsub_in-memory',
   'state_redis', 'state_in-memory', 'lock_redis', 'configuration_redis',
-  'secretstores_local_env', 'secretstores_local_file',
+  'secretstores_local_env', 'secretstores_local_file', 'secretstores_kubernetes',
   'bindings_cron', 'bindings_http', 'bindings_localstorage',
-  'nameresolution_mdns'
+  'nameresolution_mdns', 'nameresolution_kubernetes'
 ]
 
-// dapr's go.mod has replace directives, so `go install .../cmd/daprd@v...` is refused;
-// this wrapper module repeats them. durabletask-go is pinned to the build dapr v1.18.2
-// used, because the proxy does not serve the v0.12.4 that v1.18.3 asks for.
-const GO_MOD = `module daprd-lab
+/** Beside a built daprd: the components it was built with. */
+const componentsFile = (daprd: string): string => `${daprd}.components`
+
+// dapr's go.mod has replace directives, so `go install .../cmd/daprd@v...` is refused; a
+// wrapper module (daprd's here, the control plane's in lab/cluster/binaries.ts) repeats
+// them. durabletask-go is pinned to the build dapr v1.18.2 used, because the proxy does not
+// serve the v0.12.4 that v1.18.3 asks for.
+export const daprGoMod = (module: string): string => `module ${module}
 
 go 1.26.6
 
@@ -62,14 +69,20 @@ function originOf (root: string): DaprRuntime['origin'] {
   return root === process.env.DAPR_RUNTIME_PATH ? 'DAPR_RUNTIME_PATH' : 'dapr init'
 }
 
+/** Whether the project's daprd is built, with today's component list. */
+function builtIsCurrent (daprd: string): boolean {
+  return isExecutable(daprd) && existsSync(componentsFile(daprd)) && readFileSync(componentsFile(daprd), 'utf8') === LAB_COMPONENTS.join('\n')
+}
+
 /** The runtime ensureDaprRuntime() would use without building one, or undefined (for the doctor). */
 export function findDaprRuntime (): DaprRuntime | undefined {
   const roots = process.env.DAPR_LAB_FORCE_BUILD ? [] : runtimeRoots()
-  for (const root of [...roots, BUILT_RUNTIME]) {
+  for (const root of roots) {
     const daprd = daprdOf(root)
     if (isExecutable(daprd)) return { root, daprd, origin: originOf(root) }
   }
-  return undefined
+  const daprd = daprdOf(BUILT_RUNTIME)
+  return builtIsCurrent(daprd) ? { root: BUILT_RUNTIME, daprd, origin: 'built' } : undefined
 }
 
 /** The runtime to run the sidecars with: an existing install, else the project's own build (built on first use). */
@@ -80,8 +93,13 @@ export async function ensureDaprRuntime (): Promise<DaprRuntime> {
     say(`using daprd ${failed ? '?' : stdout.trim()} from ${join(found.root, '.dapr', 'bin')}`)
     if (found.origin !== 'built') return found
   }
+  return builtDaprRuntime()
+}
+
+/** The project's own daprd v${DAPR_VERSION} (what the cluster's sidecar image holds), built on first use. */
+export async function builtDaprRuntime (): Promise<DaprRuntime> {
   const daprd = daprdOf(BUILT_RUNTIME)
-  if (!found) await buildDaprd(daprd)
+  if (!builtIsCurrent(daprd)) await buildDaprd(daprd)
   mkdirSync(join(BUILT_RUNTIME, '.dapr', 'components'), { recursive: true })
   const config = join(BUILT_RUNTIME, '.dapr', 'config.yaml')
   if (!existsSync(config)) writeFileSync(config, CONFIG_YAML)
@@ -89,14 +107,8 @@ export async function ensureDaprRuntime (): Promise<DaprRuntime> {
 }
 
 async function buildDaprd (daprd: string): Promise<void> {
-  // `go env` doubles as the check that Go is there at all.
-  const env = await execa('go', ['env', 'GOMODCACHE'], { reject: false })
-  if (env.code === 'ENOENT') {
-    throw new LabError('No Dapr runtime found, and Go is not installed to build one.\n' +
-      "Fix: install Dapr (https://docs.dapr.io/getting-started/install-dapr-cli/ then 'dapr init --slim'), or install Go 1.26+ and run this again.")
-  }
-  if (env.failed) throw new LabError(`go env GOMODCACHE failed: ${env.stderr || env.shortMessage}`)
-  const modCache = env.stdout.trim()
+  const modCache = await goModCache('No Dapr runtime found, and Go is not installed to build one.\n' +
+    "Fix: install Dapr (https://docs.dapr.io/getting-started/install-dapr-cli/ then 'dapr init --slim'), or install Go 1.26+ and run this again.")
 
   const started = Date.now()
   say(`building daprd v${DAPR_VERSION} from Dapr's Go module (one time only; about 3 minutes on 2 cores with a fast network).`)
@@ -105,7 +117,7 @@ async function buildDaprd (daprd: string): Promise<void> {
   rmSync(wrap, { recursive: true, force: true })
   mkdirSync(wrap, { recursive: true })
   mkdirSync(join(BUILT_RUNTIME, '.dapr', 'bin'), { recursive: true })
-  writeFileSync(join(wrap, 'go.mod'), GO_MOD)
+  writeFileSync(join(wrap, 'go.mod'), daprGoMod('daprd-lab'))
 
   say(`downloading github.com/dapr/dapr@v${DAPR_VERSION}...`)
   await go(wrap, ['mod', 'download', `github.com/dapr/dapr@v${DAPR_VERSION}`], { GOFLAGS: '-mod=mod' })
@@ -114,7 +126,6 @@ async function buildDaprd (daprd: string): Promise<void> {
   for (const dir of ['app', 'options']) cpSync(join(src, dir), join(wrap, dir), { recursive: true })
   mkdirSync(join(wrap, 'components'))
   for (const c of LAB_COMPONENTS) cpSync(join(src, 'components', `${c}.go`), join(wrap, 'components', `${c}.go`))
-  // The module cache is read-only, and so are the copies.
   writable(wrap)
   // Point the copied packages at each other instead of at the full component set.
   const goFiles = ['main.go', ...['app', 'options'].flatMap(d => readdirSync(join(wrap, d)).filter(f => f.endsWith('.go')).map(f => join(d, f)))]
@@ -123,55 +134,20 @@ async function buildDaprd (daprd: string): Promise<void> {
   }
 
   say(`resolving dependencies (downloads a few hundred MB into ${modCache} the first time)...`)
-  await go(wrap, ['get', '-tags', 'allcomponents', './...'], {}, { pattern: /^go: downloading/, every: 25, unit: 'modules downloaded' })
+  await go(wrap, ['get', '-tags', 'allcomponents', './...'], {}, DOWNLOADED)
 
   say('compiling daprd (progress: packages compiled)...')
   const tmp = `${daprd}.tmp`
   try {
     await go(wrap, ['build', '-tags', 'allcomponents', '-trimpath', '-v',
       '-ldflags', `-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${DAPR_VERSION}`,
-      '-o', tmp, '.'], { CGO_ENABLED: '0' }, { pattern: /^[a-z0-9.-]+(\/[^ ]+)*$/, every: 100, unit: 'packages compiled' })
+      '-o', tmp, '.'], { CGO_ENABLED: '0' }, COMPILED)
   } catch (err) {
     rmSync(tmp, { force: true })
     throw err
   }
   // Moved into place only when complete: an interrupted build leaves no daprd behind.
   renameSync(tmp, daprd)
-  const s = Math.round((Date.now() - started) / 1000)
-  say(`daprd built in ${Math.floor(s / 60)}m${s % 60}s: ${daprd}`)
-}
-
-/** chmod -R u+w. */
-function writable (path: string): void {
-  const stat = statSync(path)
-  chmodSync(path, stat.mode | 0o200)
-  if (stat.isDirectory()) for (const entry of readdirSync(path)) writable(join(path, entry))
-}
-
-interface Progress { pattern: RegExp, every: number, unit: string }
-
-/**
- * Runs go in dir, its output (stdout and stderr) on stderr line by line, except the lines
- * `progress` matches: those are counted, one line said every `every` of them. On failure,
- * a LabError with the last lines of output.
- */
-async function go (dir: string, args: string[], env: Record<string, string>, progress?: Progress): Promise<void> {
-  const sub = execa('go', args, { cwd: dir, env, all: true, buffer: false, reject: false })
-  const tail: string[] = []
-  let n = 0
-  for await (const line of sub.iterable({ from: 'all' })) {
-    tail.push(line)
-    if (tail.length > 30) tail.shift()
-    if (progress?.pattern.test(line)) {
-      if (++n % progress.every === 0) say(`  ${n} ${progress.unit}`)
-    } else {
-      process.stderr.write(`${line}\n`)
-    }
-  }
-  const result = await sub
-  if (result.failed) {
-    throw new LabError(`go ${args.join(' ')} failed (${result.exitCode === undefined ? result.shortMessage : `exit code ${result.exitCode}`}) in ${dir}. Its last lines:\n` +
-      tail.map(l => `  ${l}`).join('\n') +
-      '\nFix: a network error goes away when this runs again (what was downloaded stays in Go\'s module cache); otherwise the lines above say what is wrong.')
-  }
+  writeFileSync(componentsFile(daprd), LAB_COMPONENTS.join('\n'))
+  say(`daprd built in ${elapsed(started)}: ${daprd}`)
 }

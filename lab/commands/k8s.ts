@@ -1,0 +1,94 @@
+// `npm run k8s -- up | down | status`: a real single-node Kubernetes on this machine (no
+// Docker, no registry), with Dapr's control plane from its Helm chart and the lab from
+// deploy/ (lab/cluster/). Linux, as root; elsewhere, kind or Docker Desktop with
+// `dapr init -k` (deploy/README.md).
+import { existsSync } from 'node:fs'
+import { ensurePrograms } from '../cluster/binaries.ts'
+import { ensureImages } from '../cluster/images.ts'
+import { kubectl } from '../cluster/kubectl.ts'
+import { KUBECONFIG, NETNS, NODE_NAME } from '../cluster/layout.ts'
+import { nodeIsUp, startNode, stopControllers, stopNode } from '../cluster/node.ts'
+import { clusterLedger, deployAll, waitForOrders } from '../cluster/workloads.ts'
+import { onPath } from '../processes.ts'
+import { installPackage } from '../services/debian.ts'
+import { LabError, say } from '../settings.ts'
+
+/** Debian's packages the cluster runs on: command (or file) → package. */
+const PACKAGES: Array<[string, string]> = [
+  ['containerd', 'containerd'], ['runc', 'runc'], ['buildah', 'buildah'], ['mmdebstrap', 'mmdebstrap'],
+  ['/usr/lib/cni/bridge', 'containernetworking-plugins'], ['socat', 'socat'], ['iptables', 'iptables'], ['conntrack', 'conntrack']
+]
+
+const ORDERS = 19
+
+async function prerequisites (): Promise<void> {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    throw new LabError('npm run k8s runs a cluster on this machine as root on Linux (Debian 12). Elsewhere, use kind or Docker Desktop with `dapr init -k`: deploy/README.md, "Try it on your machine".')
+  }
+  for (const [what, pkg] of PACKAGES) {
+    if (what.startsWith('/') ? existsSync(what) : onPath(what)) continue
+    await installPackage(pkg, pkg, `${pkg} is not installed. Fix: 'sudo apt-get install ${pkg}', then run this again.`)
+  }
+}
+
+async function up (): Promise<number> {
+  await prerequisites()
+  await ensurePrograms()
+  if (await nodeIsUp()) {
+    say('the cluster is up already: deploying the lab into it again')
+  } else {
+    await stopNode() // what a cluster that died half-way left behind
+    await startNode()
+  }
+  await ensureImages()
+  await deployAll()
+  const ids = await waitForOrders(ORDERS)
+  say(`the order-processor has processed orders ${[...ids].sort((a, b) => a - b).join(', ')}`)
+  say(`the cluster runs. kubectl: export KUBECONFIG=${KUBECONFIG}   (stop it: npm run k8s -- down)`)
+  console.log(`export KUBECONFIG=${KUBECONFIG}`)
+  return 0
+}
+
+async function down (): Promise<number> {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new LabError('npm run k8s -- down runs as root on Linux, as up does.')
+  if (await nodeIsUp()) {
+    say('deleting every pod (their containers, mounts and network namespaces go with them)...')
+    await deletePods()
+  }
+  say(`stopping the cluster's processes and removing its network namespace ${NETNS}...`)
+  await stopNode()
+  say('the cluster is down (its programs and images stay cached for the next up)')
+  return 0
+}
+
+/**
+ * Every pod, with nothing left to recreate them: the controllers and the scheduler are
+ * stopped first (stopNode stops them again, harmlessly), so the kubelet tears each pod
+ * down through containerd and CNI, and the pods leave the API when that is done.
+ */
+async function deletePods (): Promise<void> {
+  await stopControllers()
+  await kubectl(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=5', '--wait=true', '--timeout=120s'], { reject: false })
+}
+
+async function status (): Promise<number> {
+  if (!await nodeIsUp()) {
+    console.log('the cluster is down (npm run k8s -- up)')
+    return 1
+  }
+  const nodes = await kubectl(['get', 'node', NODE_NAME, '-o', 'wide'], { reject: false })
+  const pods = await kubectl(['get', 'pods', '--all-namespaces', '-o', 'wide'], { reject: false })
+  console.log(`${String(nodes.stdout)}\n\n${String(pods.stdout)}`)
+  const ids = await clusterLedger().catch(() => [])
+  console.log(`\norders in the order-processor's ledger: ${ids.length}\nexport KUBECONFIG=${KUBECONFIG}`)
+  return 0
+}
+
+export async function k8s (argv: string[]): Promise<number> {
+  const [action] = argv
+  if (action === 'up') return await up()
+  if (action === 'down') return await down()
+  if (action === 'status') return await status()
+  say('usage: npm run k8s -- up | down | status')
+  return 2
+}
