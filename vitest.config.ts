@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config'
 
-// Three projects: `unit` is fast and in-process (app.inject); `deploy` renders and validates
+// Four projects: `unit` is fast and in-process (app.inject); `deploy` renders and validates
 // the Kubernetes manifests offline; `e2e` runs the real apps with real Dapr sidecars and
-// real brokers, one test file at a time.
+// real brokers, one test file at a time; `cluster` brings up a real single-node Kubernetes
+// (npm run k8s) and runs the lab in it, after the others (groupOrder), so that its load
+// never shares the machine with the timing of the end-to-end tests.
 export default defineConfig({
   test: {
     projects: [
@@ -18,6 +20,16 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 60_000
+        }
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          testTimeout: 600_000,
+          // `up` with nothing cached builds Kubernetes, Dapr's control plane and the images.
+          hookTimeout: 3_600_000
         }
       }
     ]

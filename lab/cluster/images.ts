@@ -63,9 +63,9 @@ async function binaryImage (name: string, path: string, entry: string): Promise<
 }
 
 async function debianImage (): Promise<void> {
-  const release = readFileSync('/etc/os-release', 'utf8')
-  const suite = /^VERSION_CODENAME=(.+)$/m.exec(release)?.[1]
-  if (!/^ID=debian$/m.test(release) || !suite) throw new LabError('npm run k8s makes its base image from this machine\'s Debian release, and this is not Debian. Fix: run it on Debian 12, or use kind (deploy/README.md, "Try it on your machine").')
+  // This machine's release (whyNoCluster made sure it is Debian).
+  const suite = /^VERSION_CODENAME=(.+)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1]
+  if (!suite) throw new LabError('/etc/os-release names no VERSION_CODENAME: npm run k8s cannot tell which Debian release to make its base image from.')
   const tmp = mkdtempSync(join(K8S_CACHE, 'rootfs.'))
   try {
     const rootfs = join(tmp, 'rootfs.tar')
@@ -139,7 +139,7 @@ export const daprImage = (name: string): string => `${DAPR_REGISTRY}/${name}:${D
 /** The apps' images, from deploy/Dockerfile on the local Node image (buildah's layer cache makes a rebuild of unchanged sources quick). */
 async function buildAppImages (): Promise<void> {
   for (const [app, name] of Object.entries(APP_IMAGES)) {
-    say(`building image ${name} from deploy/Dockerfile (APP=${app}; npm ci runs in it the first time, about a minute)...`)
+    say(`building image ${name} from deploy/Dockerfile (APP=${app}; seconds when nothing changed, a minute or two the first time)...`)
     await buildah(['bud', '--layers', '--network', 'host', '--quiet', '-f', join(REPO, 'deploy', 'Dockerfile'),
       '--build-arg', `NODE_IMAGE=${NODE_IMAGE}`, '--build-arg', `APP=${app}`, '-t', name, REPO])
   }

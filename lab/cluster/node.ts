@@ -121,6 +121,14 @@ const DAEMONS: Daemon[] = [
 
 const pidFile = (d: Daemon): string => join(PIDS, `${d.name}.pid`)
 
+/** Why this machine cannot run the cluster (not Linux, not root, not Debian), or undefined when it can. */
+export function whyNoCluster (): string | undefined {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'npm run k8s runs a cluster on this machine as root on Linux (Debian 12)'
+  const release = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
+  if (!/^ID=debian$/m.test(release)) return 'npm run k8s makes its images from this machine\'s Debian release (mmdebstrap), and this is not Debian'
+  return undefined
+}
+
 /** Whether a cluster of ours runs: its API server's pid file names a live kube-apiserver. */
 export async function nodeIsUp (): Promise<boolean> {
   const apiserver = DAEMONS.find((d) => d.name === 'kube-apiserver')!
@@ -233,7 +241,10 @@ state = "${CONTAINERD_STATE}"
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
     evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
-    serializeImagePulls: false
+    serializeImagePulls: false,
+    // ConfigMap volumes follow their ConfigMap within this (default 1 min): Dapr's injector
+    // waits for the trust bundle that sentry writes into one.
+    syncFrequency: '10s'
   }))
   writeFileSync(conf('kube-proxy.yaml'), stringify({
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',

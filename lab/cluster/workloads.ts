@@ -84,7 +84,7 @@ export async function deployAll (): Promise<void> {
 }
 
 /** A command in the Redis pod, with its password. */
-async function redisCli (args: string[]): Promise<string> {
+export async function redisCli (args: string[]): Promise<string> {
   const { stdout } = await kubectl(['exec', 'deploy/redis-master', '-c', 'redis', '--', 'sh', '-c', 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli "$@"', 'redis-cli', ...args])
   return String(stdout)
 }

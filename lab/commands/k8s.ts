@@ -7,7 +7,7 @@ import { ensurePrograms } from '../cluster/binaries.ts'
 import { ensureImages } from '../cluster/images.ts'
 import { kubectl } from '../cluster/kubectl.ts'
 import { KUBECONFIG, NETNS, NODE_NAME } from '../cluster/layout.ts'
-import { nodeIsUp, startNode, stopControllers, stopNode } from '../cluster/node.ts'
+import { nodeIsUp, startNode, stopControllers, stopNode, whyNoCluster } from '../cluster/node.ts'
 import { clusterLedger, deployAll, waitForOrders } from '../cluster/workloads.ts'
 import { onPath } from '../processes.ts'
 import { installPackage } from '../services/debian.ts'
@@ -22,9 +22,8 @@ const PACKAGES: Array<[string, string]> = [
 const ORDERS = 19
 
 async function prerequisites (): Promise<void> {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-    throw new LabError('npm run k8s runs a cluster on this machine as root on Linux (Debian 12). Elsewhere, use kind or Docker Desktop with `dapr init -k`: deploy/README.md, "Try it on your machine".')
-  }
+  const why = whyNoCluster()
+  if (why) throw new LabError(`${why}. Elsewhere, use kind or Docker Desktop with \`dapr init -k\`: deploy/README.md, "Try it on your machine".`)
   for (const [what, pkg] of PACKAGES) {
     if (what.startsWith('/') ? existsSync(what) : onPath(what)) continue
     await installPackage(pkg, pkg, `${pkg} is not installed. Fix: 'sudo apt-get install ${pkg}', then run this again.`)
@@ -50,7 +49,7 @@ async function up (): Promise<number> {
 }
 
 async function down (): Promise<number> {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new LabError('npm run k8s -- down runs as root on Linux, as up does.')
+  if (whyNoCluster()) throw new LabError(`${whyNoCluster()}, and so does down.`)
   if (await nodeIsUp()) {
     say('deleting every pod (their containers, mounts and network namespaces go with them)...')
     await deletePods()

@@ -1,9 +1,11 @@
 // `npm test [-- vitest arguments]`: sets up what the tests need (the Dapr runtime, every
 // broker the end-to-end tests use, Zipkin's jar, Chromium for the live-view test),
-// type-checks, then runs the unit, deploy and end-to-end tests. The servers it started
+// type-checks, then runs the unit, deploy and end-to-end tests, and last the cluster test
+// (which brings up its own Kubernetes with `npm run k8s`). The servers it started
 // are stopped again at the end, however it ends.
 import { execa } from 'execa'
 import { BROKERS, BROKER_NAMES } from '../brokers.ts'
+import { whyNoCluster } from '../cluster/node.ts'
 import { onPath } from '../processes.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import { installPackage } from '../services/debian.ts'
@@ -45,6 +47,9 @@ export async function test (argv: string[]): Promise<number> {
       const why = await reasonIfNot(installZipkin)
       if (why) { say(`zipkin cannot start here: ${why}`); unavailable.push(`zipkin: ${why}`) }
     }
+    // The cluster test (test/cluster) brings up its own Kubernetes with `npm run k8s`.
+    const noCluster = whyNoCluster()
+    if (noCluster) { say(`the cluster test cannot run here: ${noCluster}`); unavailable.push(`cluster: ${noCluster}`) }
     // The live-view test drives Debian's Chromium with playwright-core, which brings no browser.
     if (!onPath('chromium')) {
       say('the live-view test needs Chromium: installing it (once, about a minute)...')
@@ -58,7 +63,7 @@ export async function test (argv: string[]): Promise<number> {
     const vitest = await execa('vitest', ['run', ...argv], {
       cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false, env: { LAB_UNAVAILABLE_BROKERS: unavailable.join('\n'), DAPR_RUNTIME_PATH: runtime.root }
     })
-    if (unavailable.length > 0) console.log(`Not tested on this machine (brokers, Zipkin, Chromium):\n${unavailable.map((u) => `- ${u}`).join('\n')}`)
+    if (unavailable.length > 0) console.log(`Not tested on this machine (brokers, Zipkin, Chromium, the cluster):\n${unavailable.map((u) => `- ${u}`).join('\n')}`)
     return vitest.exitCode ?? 1
   } finally {
     for (const service of started.reverse()) await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
