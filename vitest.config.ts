@@ -18,6 +18,9 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
           fileParallelism: false,
+          // After unit and deploy, before cluster: vitest would otherwise run a project
+          // without file parallelism last of all.
+          sequence: { groupOrder: 1 },
           testTimeout: 180_000,
           hookTimeout: 60_000
         }
@@ -26,7 +29,7 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           testTimeout: 600_000,
           // `up` with nothing cached builds Kubernetes, Dapr's control plane and the images.
           hookTimeout: 3_600_000

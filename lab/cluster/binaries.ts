@@ -1,14 +1,14 @@
 // The cluster's programs, each built once from its Go module into the cache (nothing is
 // downloaded from anywhere but the Go module proxy): Kubernetes (with kubeadm, which
-// writes the certificates and kubeconfigs), etcd, CoreDNS, Helm, Dapr's control plane, and
-// the pods' pause program (lab/cluster/pause/, the project's own).
+// writes the certificates and kubeconfigs), etcd, CoreDNS, Helm, metrics-server, Dapr's
+// control plane, and the pods' pause program (lab/cluster/pause/, the project's own).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isExecutable } from '../processes.ts'
 import { daprGoMod } from '../services/dapr-runtime.ts'
 import { buildInto, DOWNLOADED, elapsed, go, goModCache, moduleDir } from '../services/go.ts'
 import { DAPR_VERSION, LabError, REPO, say } from '../settings.ts'
-import { COREDNS_VERSION, ETCD_VERSION, HELM_VERSION, K8S_CACHE, KUBERNETES_VERSION } from './layout.ts'
+import { COREDNS_VERSION, ETCD_VERSION, HELM_VERSION, K8S_CACHE, KUBERNETES_VERSION, METRICS_SERVER_VERSION } from './layout.ts'
 
 interface Recipe {
   /** For people, with how long a cold build takes on 2 cores. */
@@ -79,6 +79,16 @@ const RECIPES = {
       return { packages: ['helm.sh/helm/v4/cmd/helm'] }
     }
   },
+  metricsServer: {
+    what: `metrics-server ${METRICS_SERVER_VERSION} (about 2 minutes)`,
+    folder: `metrics-server-${METRICS_SERVER_VERSION}`,
+    binaries: ['metrics-server'],
+    async prepare (dir) {
+      writeFileSync(join(dir, 'go.mod'), 'module metrics-server-lab\n\ngo 1.26\n')
+      await go(dir, ['get', `sigs.k8s.io/metrics-server/cmd/metrics-server@${METRICS_SERVER_VERSION}`], { GOFLAGS: '-mod=mod' }, DOWNLOADED)
+      return { packages: ['sigs.k8s.io/metrics-server/cmd/metrics-server'] }
+    }
+  },
   daprControlPlane: {
     what: `Dapr ${DAPR_VERSION}'s control plane (${DAPR_CONTROL_PLANE.join(', ')}; about 4 minutes)`,
     folder: `dapr-control-plane-${DAPR_VERSION}`,
@@ -113,7 +123,7 @@ export function binary (program: Program, name: string = RECIPES[program].binari
 export async function ensurePrograms (): Promise<void> {
   const missing = (Object.keys(RECIPES) as Program[]).filter((p) => !RECIPES[p].binaries.every((b) => isExecutable(binary(p, b))))
   if (missing.length === 0) return
-  await goModCache('npm run k8s builds Kubernetes, etcd, CoreDNS, Helm and Dapr\'s control plane from their Go modules, and Go is not installed.\nFix: install Go 1.26+ (https://go.dev/dl/), then run this again.')
+  await goModCache('npm run k8s builds Kubernetes, etcd, CoreDNS, Helm, metrics-server and Dapr\'s control plane from their Go modules, and Go is not installed.\nFix: install Go 1.26+ (https://go.dev/dl/), then run this again.')
   say(`building ${missing.length} program(s) from their Go modules, once (cached in ${join(K8S_CACHE, 'bin')}):`)
   for (const program of missing) {
     const recipe: Recipe = RECIPES[program]

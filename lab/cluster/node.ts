@@ -11,6 +11,7 @@ import { isAlive, listProcesses, signal } from '../processes.ts'
 import { ownPid, startDaemon, stopPidFile, waitFor } from '../services/daemon.ts'
 import { LabError, say } from '../settings.ts'
 import { binary } from './binaries.ts'
+import { PAUSE_IMAGE } from './images.ts'
 import {
   API_PORT, CLUSTER_DNS, CLUSTER_DOMAIN, CONFIGS, CONTAINERD_ROOT, CONTAINERD_SOCKET, CONTAINERD_STATE, FORWARDED_API,
   KUBECONFIG, KUBELET_ROOT, KUBERNETES_VERSION, LOGS, NETNS, NODE_IP, NODE_LINK, NODE_NAME, PIDS, PKI, POD_BRIDGE,
@@ -192,7 +193,7 @@ state = "${CONTAINERD_STATE}"
   address = "${CONTAINERD_SOCKET}"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/pause:3.10"
+  sandbox_image = "${PAUSE_IMAGE}"
   # Without CAP_SYS_RESOURCE, the sandbox's oom_score_adj of -998 makes runc fail.
   restrict_oom_score_adj = true
   # The pods' network namespaces under containerd's state, not in /run/netns.
@@ -311,13 +312,6 @@ export async function startNode (): Promise<void> {
   await waitOrFail(`node ${NODE_NAME} to be Ready`, async () =>
     (await kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { reject: false })).stdout === 'True',
   120_000, DAEMONS.find((d) => d.name === 'kubelet')!)
-}
-
-/** Stops the controller manager and the scheduler: nothing recreates or places a pod after that. */
-export async function stopControllers (): Promise<void> {
-  for (const d of DAEMONS.filter((d) => d.name === 'kube-controller-manager' || d.name === 'kube-scheduler')) {
-    await stopPidFile(d.name, pidFile(d), d.command(), 20_000)
-  }
 }
 
 /** Stops every process of the node (in reverse start order) and removes its mounts, namespace and state. */

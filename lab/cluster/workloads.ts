@@ -1,6 +1,6 @@
-// What runs in the cluster: CoreDNS, Redis (as deploy/README.md asks for it), Dapr's
-// control plane from its Helm chart, the Secrets of deploy/README.md, and the lab itself
-// (deploy/overlays/redis, unchanged). Also what the tests and `status` read back: the
+// What runs in the cluster: CoreDNS, metrics-server (for the HPA), Redis (as
+// deploy/README.md asks for it), Dapr's control plane from its Helm chart, the Secrets of
+// deploy/README.md, and the lab itself (deploy/overlays/redis, unchanged). Also what the tests and `status` read back: the
 // ledger in the cluster's Redis.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { moduleDir } from '../services/go.ts'
 import { waitFor } from '../services/daemon.ts'
 import { DAPR_VERSION, LabError, REPO, say } from '../settings.ts'
-import { COREDNS_IMAGE, DAPR_REGISTRY, REDIS_IMAGE } from './images.ts'
+import { COREDNS_IMAGE, DAPR_REGISTRY, METRICS_SERVER_IMAGE, REDIS_IMAGE } from './images.ts'
 import { apply, helm, kubectl } from './kubectl.ts'
 import { CLUSTER_DNS, CLUSTER_DOMAIN } from './layout.ts'
 
@@ -28,6 +28,12 @@ async function installDns (): Promise<void> {
   say('deploying CoreDNS (the cluster\'s DNS)...')
   await apply(manifest('coredns', COREDNS_IMAGE))
   await rolledOut('deployment/coredns', 'kube-system')
+}
+
+async function installMetricsServer (): Promise<void> {
+  say('deploying metrics-server (the pods\' CPU, for the order-processor\'s HorizontalPodAutoscaler)...')
+  await apply(manifest('metrics-server', METRICS_SERVER_IMAGE))
+  await rolledOut('deployment/metrics-server', 'kube-system')
 }
 
 /** Dapr's control plane from the Helm chart in the github.com/dapr/dapr module, on the images built here. */
@@ -75,9 +81,10 @@ export async function applyLab (): Promise<void> {
   await kubectl(['apply', '-k', OVERLAY])
 }
 
-/** CoreDNS, Dapr, Redis, the Secrets and the lab. */
+/** CoreDNS, metrics-server, Dapr, Redis, the Secrets and the lab. */
 export async function deployAll (): Promise<void> {
   await installDns()
+  await installMetricsServer()
   await installDapr()
   await installRedisAndSecrets()
   await applyLab()

@@ -7,7 +7,7 @@ import { ensurePrograms } from '../cluster/binaries.ts'
 import { ensureImages } from '../cluster/images.ts'
 import { kubectl } from '../cluster/kubectl.ts'
 import { KUBECONFIG, NETNS, NODE_NAME } from '../cluster/layout.ts'
-import { nodeIsUp, startNode, stopControllers, stopNode, whyNoCluster } from '../cluster/node.ts'
+import { nodeIsUp, startNode, stopNode, whyNoCluster } from '../cluster/node.ts'
 import { clusterLedger, deployAll, waitForOrders } from '../cluster/workloads.ts'
 import { onPath } from '../processes.ts'
 import { installPackage } from '../services/debian.ts'
@@ -61,13 +61,14 @@ async function down (): Promise<number> {
 }
 
 /**
- * Every pod, with nothing left to recreate them: the controllers and the scheduler are
- * stopped first (stopNode stops them again, harmlessly), so the kubelet tears each pod
- * down through containerd and CNI, and the pods leave the API when that is done.
+ * Every workload, then every pod, with the controllers still running: the Job controller
+ * has to take its tracking finalizer off the Jobs' pods before they can go. The kubelet
+ * tears each pod down through containerd and CNI, and the pods leave the API when that is done.
  */
 async function deletePods (): Promise<void> {
-  await stopControllers()
-  await kubectl(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=5', '--wait=true', '--timeout=120s'], { reject: false })
+  await kubectl(['delete', 'horizontalpodautoscalers,cronjobs,jobs,deployments,statefulsets,daemonsets,replicasets', '--all', '--all-namespaces', '--wait=false'], { reject: false })
+  const { exitCode } = await kubectl(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=5', '--wait=true', '--timeout=120s'], { reject: false })
+  if (exitCode !== 0) say('some pods did not go within 2 minutes: stopping the node takes their containers down')
 }
 
 async function status (): Promise<number> {

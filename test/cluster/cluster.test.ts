@@ -4,12 +4,13 @@
 // for the file: `up` first, `down` last, and `down` again after a failure.
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { kubectl } from '../../lab/cluster/kubectl.ts'
 import { inNetns, NETNS, POD_BRIDGE } from '../../lab/cluster/layout.ts'
-import { clusterLedger, redisCli } from '../../lab/cluster/workloads.ts'
+import { clusterLedger } from '../../lab/cluster/workloads.ts'
 import { daprImage } from '../../lab/cluster/images.ts'
 import { isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { skipBroker, until } from '../e2e/lab.ts'
-import { footprint, k8s, logLines, podsOf, publishRaw, sidecarMetadata, startCheckout, text } from './cluster.ts'
+import { clearLedger, footprint, jobCompleted, k8s, ledgerSize, logLines, podsOf, publishRaw, sidecarMetadata, startCheckout, text } from './cluster.ts'
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b)
@@ -41,7 +42,9 @@ describe.skipIf(skip)('the lab on a single-node Kubernetes (npm run k8s)', () =>
     expect(containers.find((c) => c.name === 'daprd')!.image).toBe(daprImage('daprd'))
     expect(await text(['get', 'deployment', 'order-processor', '-o', 'jsonpath={.spec.template.spec.containers[*].name}'])).toBe('order-processor')
 
+    // The checkout's sidecar is a native one (an init container that always restarts), so its Job completes.
     expect(await text(['get', 'job', 'checkout', '-o', 'jsonpath={.status.succeeded}'])).toBe('1')
+    expect(await text(['get', 'pods', '-l', 'job-name=checkout', '-o', 'jsonpath={.items[0].spec.initContainers[?(@.name=="daprd")].restartPolicy}'])).toBe('Always')
     expect(sorted(await clusterLedger())).toEqual(range(19))
     const received = receivedOrderIds(await logLines(pod!, 'order-processor'))
     expect(sorted(received)).toEqual(range(19))
@@ -85,30 +88,57 @@ describe.skipIf(skip)('the lab on a single-node Kubernetes (npm run k8s)', () =>
   it('a poison order goes to the dead-letter topic once, and the order-processor keeps running', async () => {
     const [pod] = await podsOf('order-processor')
     const restartsBefore = await text(['get', 'pod', pod!, '-o', 'jsonpath={.status.containerStatuses[?(@.name=="order-processor")].restartCount}'])
-    const deadLettered = async () => Number(await redisCli(['EVAL', "return #redis.call('KEYS', ARGV[1])", '0', 'order-processor||deadletter:orders:*']))
-    const ledgeredBefore = await deadLettered()
+    const ledgeredBefore = await ledgerSize('deadletter')
     await publishRaw(pod!, 'order-processor', JSON.stringify({ orderId: 'not-a-number', customerName: 'Mallory' }))
     let deadLetters: string[] = []
     await until('the dead letter to be logged', async () => (deadLetters = (await logLines(pod!, 'order-processor')).filter(isDeadLetterLine)).length >= 1, 60_000)
     expect(deadLetters).toHaveLength(1)
     expect(deadLetters[0]).toContain('orderId=\\"not-a-number\\"')
     expect(deadLetters[0]).toContain('order/orderId must be integer')
-    expect(await deadLettered()).toBe(ledgeredBefore + 1)
+    expect(await ledgerSize('deadletter')).toBe(ledgeredBefore + 1)
     expect(await text(['get', 'pod', pod!, '-o', 'jsonpath={.status.containerStatuses[?(@.name=="order-processor")].restartCount}'])).toBe(restartsBefore)
   })
 
   it('an order-processor pod deleted mid-run loses nothing: every order processed once in effect', async () => {
     const n = 60
-    await redisCli(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0", '0', 'order-processor||processed:orders:*'])
+    await clearLedger()
     const [first] = await podsOf('order-processor')
     await startCheckout('checkout-kill', { ORDER_COUNT: String(n), PUBLISH_INTERVAL_MS: '150' })
-    await until('10 orders processed', async () => (await clusterLedger()).length >= 10, 120_000)
+    await until('10 orders processed', async () => (await ledgerSize()) >= 10, 120_000)
     await text(['delete', 'pod', first!, '--wait=false'])
     await until('a new order-processor pod', async () => (await podsOf('order-processor')).some((p) => p !== first), 120_000)
-    await until(`${n} orders in the ledger`, async () => (await clusterLedger()).length >= n, 180_000)
+    await until(`${n} orders in the ledger`, async () => (await ledgerSize()) >= n, 180_000)
     expect(sorted(await clusterLedger())).toEqual(range(n))
-    expect(await text(['get', 'job', 'checkout-kill', '-o', 'jsonpath={.status.succeeded}'])).toBe('1')
+    await jobCompleted('checkout-kill')
     await text(['delete', 'job', 'checkout-kill', '--wait=false'])
+  })
+
+  it('under load the autoscaler adds order-processors, which share the orders and lose none, then scales back in', async () => {
+    // The checkout as the load: 15,000 orders, one every 5 ms, through its sidecar (about
+    // 100-150 orders/s here, over a minute and more): the order-processor's CPU goes far
+    // above the 70 % of its request that deploy/base/hpa.yaml aims at.
+    const n = 15_000
+    await clearLedger()
+    await until('metrics-server to report the order-processor\'s CPU', async () =>
+      (await kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods'], { reject: false })).stdout?.toString().includes('order-processor') ?? false, 180_000)
+    await startCheckout('checkout-load', { ORDER_COUNT: String(n), PUBLISH_INTERVAL_MS: '5' })
+    const replicas = async () => Number(await text(['get', 'deployment', 'order-processor', '-o', 'jsonpath={.status.readyReplicas}']))
+    let most = 1
+    // Pods that logged orders: read while they run, since scaling in deletes them and their logs.
+    const busy = new Set<string>()
+    await until(`${n} orders in the ledger`, async () => {
+      most = Math.max(most, await replicas())
+      for (const pod of await podsOf('order-processor')) {
+        if (!busy.has(pod) && receivedOrderIds(await logLines(pod, 'order-processor', 200).catch(() => [])).length > 0) busy.add(pod)
+      }
+      return (await ledgerSize()) >= n
+    }, 540_000)
+    expect(most, 'ready order-processors at the most').toBeGreaterThan(1)
+    expect(busy.size, 'order-processor pods that processed orders').toBeGreaterThan(1)
+    expect(sorted(await clusterLedger())).toEqual(range(n))
+    await jobCompleted('checkout-load')
+    await until('the autoscaler to scale back in to one order-processor', async () => (await replicas()) === 1 &&
+      await text(['get', 'deployment', 'order-processor', '-o', 'jsonpath={.spec.replicas}']) === '1', 300_000)
   })
 
   it('npm run k8s -- down leaves no process, mount, network namespace, bridge or iptables rule behind', async () => {

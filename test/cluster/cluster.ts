@@ -6,7 +6,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { kubectl } from '../../lab/cluster/kubectl.ts'
 import { API_PORT, CONTAINERD_SOCKET, CONTAINERD_STATE, FORWARDED_API, K8S_CACHE, KUBELET_ROOT, NETNS, NODE_LINK, POD_BRIDGE, STATE } from '../../lab/cluster/layout.ts'
 import { mountsUnder } from '../../lab/cluster/node.ts'
-import { OVERLAY } from '../../lab/cluster/workloads.ts'
+import { OVERLAY, redisCli } from '../../lab/cluster/workloads.ts'
 import { listProcesses } from '../../lab/processes.ts'
 import { REPO } from '../../lab/settings.ts'
 
@@ -58,9 +58,14 @@ export async function startCheckout (name: string, env: Record<string, string>):
   await kubectl(['apply', '-f', '-'], { input: stringify(job) })
 }
 
-/** A pod's log lines (of all its containers' runs so far: --previous is not needed, pods are new). */
-export async function logLines (pod: string, container: string): Promise<string[]> {
-  return (await text(['logs', pod, '-c', container])).split('\n')
+/** Waits for a Job to complete (its pod exits a moment after its last order is processed). */
+export async function jobCompleted (name: string, timeout = '120s'): Promise<void> {
+  await kubectl(['wait', '--for=condition=complete', `job/${name}`, `--timeout=${timeout}`])
+}
+
+/** A pod's container's log lines (the last `tail` only, when given). */
+export async function logLines (pod: string, container: string, tail?: number): Promise<string[]> {
+  return (await text(['logs', pod, '-c', container, ...(tail ? [`--tail=${tail}`] : [])])).split('\n')
 }
 
 /** What the cluster has on this machine, beyond its cached programs and images: for `down` to leave none of it. */
@@ -72,4 +77,14 @@ export async function footprint (): Promise<Record<string, string[]>> {
   const links = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => [POD_BRIDGE, ...NODE_LINK].some((n) => l.includes(` ${n}:`) || l.includes(` ${n}@`)))
   const rules = (await execa('iptables-save')).stdout.split('\n').filter((l) => l.includes('KUBE-') || l.includes('CNI-'))
   return { processes: processes.map((p) => `${p.pid} ${p.cmd.slice(0, 120)}`), mounts, namespaces, links, rules }
+}
+
+/** How many entries the order-processor's ledger holds for `kind` (processed, deadletter) on the orders topic: one small answer, for polling. */
+export async function ledgerSize (kind: 'processed' | 'deadletter' = 'processed'): Promise<number> {
+  return Number(await redisCli(['EVAL', "return #redis.call('KEYS', ARGV[1])", '0', `order-processor||${kind}:orders:*`]))
+}
+
+/** Empties the order-processor's ledger of processed orders, so that a run's orders can be counted from 1. */
+export async function clearLedger (): Promise<void> {
+  await redisCli(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0", '0', 'order-processor||processed:orders:*'])
 }
