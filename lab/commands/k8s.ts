@@ -1,16 +1,18 @@
-// `npm run k8s -- up | down | status`: a real single-node Kubernetes on this machine (no
-// Docker, no registry), with Dapr's control plane from its Helm chart and the lab from
-// deploy/ (lab/cluster/). Linux, as root; elsewhere, kind or Docker Desktop with
+// `npm run k8s -- up [--broker kafka] | down | status`: a real single-node Kubernetes on
+// this machine (no Docker, no registry), with Dapr's control plane from its Helm chart and
+// the lab from deploy/ (lab/cluster/), on the Redis overlay or the Kafka one. Linux, as root; elsewhere, kind or Docker Desktop with
 // `dapr init -k` (deploy/README.md).
 import { existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { ensurePrograms } from '../cluster/binaries.ts'
 import { ensureImages } from '../cluster/images.ts'
 import { kubectl } from '../cluster/kubectl.ts'
 import { KUBECONFIG, NETNS, NODE_NAME } from '../cluster/layout.ts'
 import { nodeIsUp, startNode, stopNode, whyNoCluster } from '../cluster/node.ts'
-import { clusterLedger, deployAll, waitForOrders } from '../cluster/workloads.ts'
+import { clusterLedger, deployAll, OVERLAYS, waitForOrders, type ClusterBroker } from '../cluster/workloads.ts'
 import { onPath } from '../processes.ts'
 import { installPackage } from '../services/debian.ts'
+import { loadConfig } from '../../shared/config.ts'
 import { LabError, say } from '../settings.ts'
 
 /** Debian's packages the cluster runs on: command (or file) → package. */
@@ -19,7 +21,8 @@ const PACKAGES: Array<[string, string]> = [
   ['/usr/lib/cni/bridge', 'containernetworking-plugins'], ['socat', 'socat'], ['iptables', 'iptables'], ['conntrack', 'conntrack']
 ]
 
-const ORDERS = 19
+/** What the checkout Job publishes: the publisher's default (deploy/base sets no ORDER_COUNT). */
+const ORDERS = loadConfig({}).orderCount
 
 async function prerequisites (): Promise<void> {
   const why = whyNoCluster()
@@ -30,7 +33,7 @@ async function prerequisites (): Promise<void> {
   }
 }
 
-async function up (): Promise<number> {
+async function up (broker: ClusterBroker): Promise<number> {
   await prerequisites()
   await ensurePrograms()
   if (await nodeIsUp()) {
@@ -39,17 +42,20 @@ async function up (): Promise<number> {
     await stopNode() // what a cluster that died half-way left behind
     await startNode()
   }
-  await ensureImages()
-  await deployAll()
-  const ids = await waitForOrders(ORDERS)
-  say(`the order-processor has processed orders ${[...ids].sort((a, b) => a - b).join(', ')}`)
+  await ensureImages(broker === 'kafka')
+  const before = await deployAll(broker)
+  const ids = await waitForOrders(ORDERS, before)
+  say(before === 0
+    ? `the order-processor has processed orders ${[...ids].sort((a, b) => a - b).join(', ')}`
+    : `the order-processor has processed ${ORDERS} more orders (its ledger holds ${ids.length})`)
   say(`the cluster runs. kubectl: export KUBECONFIG=${KUBECONFIG}   (stop it: npm run k8s -- down)`)
   console.log(`export KUBECONFIG=${KUBECONFIG}`)
   return 0
 }
 
 async function down (): Promise<number> {
-  if (whyNoCluster()) throw new LabError(`${whyNoCluster()}, and so does down.`)
+  const why = whyNoCluster()
+  if (why) throw new LabError(`${why}, and so does down.`)
   if (await nodeIsUp()) {
     say('deleting every pod (their containers, mounts and network namespaces go with them)...')
     await deletePods()
@@ -85,10 +91,13 @@ async function status (): Promise<number> {
 }
 
 export async function k8s (argv: string[]): Promise<number> {
-  const [action] = argv
-  if (action === 'up') return await up()
+  const { values, positionals } = parseArgs({ args: argv, options: { broker: { type: 'string', default: 'redis' } }, allowPositionals: true })
+  const [action] = positionals
+  const broker = values.broker
+  if (!(broker in OVERLAYS)) throw new LabError(`--broker ${broker}: the cluster runs deploy/overlays/redis or deploy/overlays/kafka (--broker redis | kafka)`)
+  if (action === 'up') return await up(broker as ClusterBroker)
   if (action === 'down') return await down()
   if (action === 'status') return await status()
-  say('usage: npm run k8s -- up | down | status')
+  say('usage: npm run k8s -- up [--broker redis | kafka] | down | status')
   return 2
 }

@@ -33,7 +33,7 @@ const CONFIG = join(DIR, 'server.properties')
 const PID_FILE = join(DIR, 'kafka.pid')
 const LOG = join(DIR, 'kafka.log')
 // A fixed cluster id (base64url of "dapr-pubsub-lab1"): the data dir is formatted with it once.
-const CLUSTER_ID = 'ZGFwci1wdWJzdWItbGFiMQ'
+export const CLUSTER_ID = 'ZGFwci1wdWJzdWItbGFiMQ'
 // Java expands the wildcard itself.
 const CLASSPATH = join(LIB, '*')
 
@@ -81,8 +81,13 @@ const POM = `<project xmlns="http://maven.apache.org/POM/4.0.0">
 
 async function install (): Promise<void> {
   await requireJava17(`Kafka ${KAFKA_VERSION}`, PORT, 'a Kafka broker')
+  await kafkaJars()
+}
+
+/** Kafka's jars (the broker and its runtime dependencies), fetched once from Maven Central; their folder. Also what the cluster's Kafka image holds. */
+export async function kafkaJars (): Promise<string> {
   // The marker says the jars are whole: an interrupted fetch is done again.
-  if (existsSync(join(LIB, '.complete'))) return
+  if (existsSync(join(LIB, '.complete'))) return LIB
   mkdirSync(HOME, { recursive: true })
   writeFileSync(join(HOME, 'pom.xml'), POM)
   say(`fetching Apache Kafka ${KAFKA_VERSION}'s jars from Maven Central into ${LIB} (once; takes a while)...`)
@@ -92,6 +97,7 @@ async function install (): Promise<void> {
     '-DincludeScope=runtime', '-DoutputDirectory=lib'], { cwd: HOME, log })
   if (!fetched) throw new LabError(`Maven could not fetch Kafka ${KAFKA_VERSION}; see ${log}`)
   writeFileSync(join(LIB, '.complete'), '')
+  return LIB
 }
 
 function writeConfig (): void {

@@ -141,6 +141,17 @@ describe.skipIf(skip)('the lab on a single-node Kubernetes (npm run k8s)', () =>
       await text(['get', 'deployment', 'order-processor', '-o', 'jsonpath={.spec.replicas}']) === '1', 300_000)
   })
 
+  it('the Kafka overlay instead (npm run k8s -- up --broker kafka): Kafka with SASL in the cluster, 19 orders once', async () => {
+    await clearLedger()
+    const { exitCode, output } = await k8s('up', '--broker', 'kafka')
+    expect(exitCode, output.slice(-3000)).toBe(0)
+    expect(sorted(await clusterLedger())).toEqual(range(19))
+    const [pod] = await podsOf('order-processor')
+    const metadata = await sidecarMetadata(pod!, 'order-processor')
+    expect(metadata.components?.find((c) => c.name === 'orderpubsub')?.type).toBe('pubsub.kafka')
+    expect(sorted(receivedOrderIds(await logLines(pod!, 'order-processor')))).toEqual(range(19))
+  })
+
   it('npm run k8s -- down leaves no process, mount, network namespace, bridge or iptables rule behind', async () => {
     const before = await footprint()
     expect(before.processes.length).toBeGreaterThan(5)

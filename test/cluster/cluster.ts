@@ -6,13 +6,13 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { kubectl } from '../../lab/cluster/kubectl.ts'
 import { API_PORT, CONTAINERD_SOCKET, CONTAINERD_STATE, FORWARDED_API, K8S_CACHE, KUBELET_ROOT, NETNS, NODE_LINK, POD_BRIDGE, STATE } from '../../lab/cluster/layout.ts'
 import { mountsUnder } from '../../lab/cluster/node.ts'
-import { OVERLAY, redisCli } from '../../lab/cluster/workloads.ts'
+import { OVERLAYS, redisCli } from '../../lab/cluster/workloads.ts'
 import { listProcesses } from '../../lab/processes.ts'
 import { REPO } from '../../lab/settings.ts'
 
-/** `npm run k8s -- <action>`, its output passed on (a cold `up` builds for many minutes, and says so). */
-export async function k8s (action: 'up' | 'down' | 'status'): Promise<{ exitCode: number, output: string }> {
-  const run = execa('npm', ['run', 'k8s', '--', action], { cwd: REPO, all: true, reject: false, buffer: true })
+/** `npm run k8s -- <action> [args]`, its output passed on (a cold `up` builds for many minutes, and says so). */
+export async function k8s (action: 'up' | 'down' | 'status', ...args: string[]): Promise<{ exitCode: number, output: string }> {
+  const run = execa('npm', ['run', 'k8s', '--', action, ...args], { cwd: REPO, all: true, reject: false, buffer: true })
   run.all?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
   const result = await run
   return { exitCode: result.exitCode ?? 1, output: String(result.all ?? '') }
@@ -22,10 +22,11 @@ export async function text (args: string[]): Promise<string> {
   return String((await kubectl(args)).stdout)
 }
 
-/** The names of the running pods with label app.kubernetes.io/name=`app`. */
+/** The names of the running pods with label app.kubernetes.io/name=`app`, but those being deleted. */
 export async function podsOf (app: string): Promise<string[]> {
-  const out = await text(['get', 'pods', '-l', `app.kubernetes.io/name=${app}`, '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[*].metadata.name}'])
-  return out.split(' ').filter(Boolean)
+  const { items } = JSON.parse(await text(['get', 'pods', '-l', `app.kubernetes.io/name=${app}`, '--field-selector=status.phase=Running', '-o', 'json'])) as
+    { items: Array<{ metadata: { name: string, deletionTimestamp?: string } }> }
+  return items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name)
 }
 
 export interface SidecarMetadata {
@@ -48,7 +49,7 @@ export async function publishRaw (pod: string, container: string, body: string):
 
 /** The checkout Job of deploy/overlays/redis under another name, with `env` added: what a user's second run would apply. */
 export async function startCheckout (name: string, env: Record<string, string>): Promise<void> {
-  const rendered = parseAllDocuments(await text(['kustomize', OVERLAY])).map((d) => d.toJS() as any)
+  const rendered = parseAllDocuments(await text(['kustomize', OVERLAYS.redis])).map((d) => d.toJS() as any)
   const job = rendered.find((o) => o.kind === 'Job' && o.metadata.name === 'checkout')
   job.metadata.name = name
   delete job.spec.ttlSecondsAfterFinished

@@ -15,14 +15,14 @@ import { join } from 'node:path'
 import { Ajv, type ValidateFunction } from 'ajv'
 import { parse, parseAllDocuments } from 'yaml'
 import { DAPR_VERSION } from '../../lab/settings.ts'
+import { KUBERNETES_VERSION } from '../../lab/cluster/layout.ts'
 
 export { REPO } from '../../lab/settings.ts'
 
-/**
- * The Kubernetes version whose API the manifests are validated against: the oldest minor
- * still supported upstream when this was written, so that nothing newer sneaks in.
- */
-export const KUBERNETES_VERSION = 'v1.34.4'
+// The Kubernetes version whose API the manifests are validated against: the one
+// `npm run k8s` runs, the oldest minor still supported upstream when this was written, so
+// that nothing newer sneaks in.
+export { KUBERNETES_VERSION }
 
 /** The Dapr version of the local run (lab/services/dapr-runtime.ts builds daprd from it). */
 export function daprVersion (): string {
