@@ -1,7 +1,8 @@
 // The lab on a real single-node Kubernetes (`npm run k8s`, lab/cluster/): real kubelet,
 // containerd and runc, Dapr's control plane from its Helm chart, the sidecar injected by
-// its webhook, Redis in the cluster, deploy/overlays/redis applied unchanged. One cluster
-// for the file: `up` first, `down` last, and `down` again after a failure.
+// its webhook, Redis in the cluster, deploy/overlays/redis applied unchanged, then the
+// Kafka overlay in its place. One cluster for the file: `up` first, `down` last, and
+// `down` again after a failure (a half-made cluster included).
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { kubectl } from '../../lab/cluster/kubectl.ts'
@@ -15,7 +16,8 @@ import { clearLedger, footprint, jobCompleted, k8s, ledgerSize, logLines, podsOf
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b)
 
-let isUp = false
+/** Whether something of a cluster may be there that the last test did not take down. */
+let needsDown = false
 // Not on a machine that cannot run it (npm test says why), never on CI.
 const skip = skipBroker('cluster')
 
@@ -23,13 +25,13 @@ beforeAll(async () => {
   if (skip) return
   // A cluster of its own: one left up (by a person, or a run cut short) is taken down first.
   expect((await k8s('down')).exitCode).toBe(0)
+  needsDown = true
   const { exitCode, output } = await k8s('up')
   expect(exitCode, output.slice(-3000)).toBe(0)
-  isUp = true
 })
 
 afterAll(async () => {
-  if (isUp) await k8s('down')
+  if (needsDown) await k8s('down')
 })
 
 describe.skipIf(skip)('the lab on a single-node Kubernetes (npm run k8s)', () => {
@@ -165,7 +167,7 @@ describe.skipIf(skip)('the lab on a single-node Kubernetes (npm run k8s)', () =>
 
     const { exitCode, output } = await k8s('down')
     expect(exitCode, output.slice(-2000)).toBe(0)
-    isUp = false
+    needsDown = false
     expect(await footprint()).toEqual({ processes: [], mounts: [], namespaces: [], links: [], rules: [] })
     expect((await execa('ip', ['netns', 'ls'])).stdout).not.toContain(NETNS)
   })
