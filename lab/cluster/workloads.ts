@@ -1,12 +1,13 @@
-// What runs in the cluster: CoreDNS, metrics-server (for the HPA), Redis (as
-// deploy/README.md asks for it), Dapr's control plane from its Helm chart, the Secrets of
-// deploy/README.md, and the lab itself (deploy/overlays/redis, unchanged). Also what the tests and `status` read back: the
-// ledger in the cluster's Redis.
+// What runs in the cluster: CoreDNS, metrics-server (for the HPA), Redis and Kafka (as
+// deploy/README.md asks for them), Dapr's control plane from its Helm chart, the Secrets of
+// deploy/README.md, and the lab itself (deploy/overlays/redis or kafka, unchanged). Also
+// what the tests and `status` read back: the ledger in the cluster's Redis.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { moduleDir } from '../services/go.ts'
 import { waitFor } from '../services/daemon.ts'
+import { DEFAULT_TOPIC } from '../../shared/pubsub.ts'
 import { DAPR_VERSION, LabError, REPO, say } from '../settings.ts'
 import { CLUSTER_ID as KAFKA_CLUSTER_ID } from '../services/kafka.ts'
 import { COREDNS_IMAGE, DAPR_REGISTRY, KAFKA_IMAGE, METRICS_SERVER_IMAGE, REDIS_IMAGE } from './images.ts'
@@ -100,7 +101,6 @@ export async function applyLab (broker: ClusterBroker): Promise<void> {
   for (const [other, dir] of Object.entries(OVERLAYS)) {
     if (other !== broker) await kubectl(['delete', '-k', dir, '--ignore-not-found', '--wait'])
   }
-  await kubectl(['delete', 'job', 'checkout', '--ignore-not-found', '--wait'])
   say(`applying deploy/overlays/${broker} (kubectl apply -k)...`)
   await kubectl(['apply', '-k', OVERLAYS[broker]])
 }
@@ -130,10 +130,13 @@ export async function redisCli (args: string[]): Promise<string> {
 // Every entry of a ledger in one call: KEYS is fine on a lab's Redis.
 const LEDGER_SCRIPT = "local r = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do table.insert(r, redis.call('HGET', k, 'data')) end return r"
 
-/** The order ids in the order-processor's ledger for `topic` (subscriber/src/ledger.ts), as the cluster's Redis has them. */
-export async function clusterLedger (topic = 'orders', appId = 'order-processor'): Promise<number[]> {
+/** The keys of a ledger's entries (subscriber/src/delivery.ts), as the state store prefixes them with the app id. */
+export const ledgerKeys = (kind: 'processed' | 'deadletter', topic = DEFAULT_TOPIC, appId = 'order-processor'): string => `${appId}||${kind}:${topic}:*`
+
+/** The order ids in the order-processor's ledger for `topic`, as the cluster's Redis has them. */
+export async function clusterLedger (topic = DEFAULT_TOPIC): Promise<number[]> {
   // Not a terminal: redis-cli prints each entry raw, one a line.
-  const out = await redisCli(['EVAL', LEDGER_SCRIPT, '0', `${appId}||processed:${topic}:*`])
+  const out = await redisCli(['EVAL', LEDGER_SCRIPT, '0', ledgerKeys('processed', topic)])
   return out.split('\n').filter((line) => line.trim() !== '').map((line) => (JSON.parse(line) as { orderId: number }).orderId)
 }
 

@@ -6,7 +6,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { kubectl } from '../../lab/cluster/kubectl.ts'
 import { API_PORT, CONTAINERD_SOCKET, CONTAINERD_STATE, FORWARDED_API, K8S_CACHE, KUBELET_ROOT, NETNS, NODE_LINK, POD_BRIDGE, STATE } from '../../lab/cluster/layout.ts'
 import { mountsUnder } from '../../lab/cluster/node.ts'
-import { OVERLAYS, redisCli } from '../../lab/cluster/workloads.ts'
+import { ledgerKeys, OVERLAYS, redisCli } from '../../lab/cluster/workloads.ts'
 import { listProcesses } from '../../lab/processes.ts'
 import { REPO } from '../../lab/settings.ts'
 
@@ -82,10 +82,10 @@ export async function footprint (): Promise<Record<string, string[]>> {
 
 /** How many entries the order-processor's ledger holds for `kind` (processed, deadletter) on the orders topic: one small answer, for polling. */
 export async function ledgerSize (kind: 'processed' | 'deadletter' = 'processed'): Promise<number> {
-  return Number(await redisCli(['EVAL', "return #redis.call('KEYS', ARGV[1])", '0', `order-processor||${kind}:orders:*`]))
+  return Number(await redisCli(['EVAL', "return #redis.call('KEYS', ARGV[1])", '0', ledgerKeys(kind)]))
 }
 
 /** Empties the order-processor's ledger of processed orders, so that a run's orders can be counted from 1. */
 export async function clearLedger (): Promise<void> {
-  await redisCli(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0", '0', 'order-processor||processed:orders:*'])
+  await redisCli(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0", '0', ledgerKeys('processed')])
 }
