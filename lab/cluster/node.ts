@@ -274,10 +274,13 @@ async function startDaemons (): Promise<void> {
   await waitOrFail('the API server through the forwarder', async () => (await kubectl(['get', '--raw', '/readyz'], { reject: false })).exitCode === 0, 30_000, DAEMONS.at(-1)!)
 }
 
-async function apiReady (): Promise<boolean> {
-  const [command, args] = inNetns(binary('kubernetes', 'kubectl'), ['--kubeconfig', conf('super-admin.conf'), 'get', '--raw', '/readyz'])
-  return (await execa(command, args, { reject: false })).exitCode === 0
+/** kubectl inside the namespace with the super-admin's credentials: before the forwarder and the admin's binding exist. */
+function kubectlInside (args: string[]): Promise<{ exitCode?: number, stdout: string, stderr: string }> {
+  const [command, full] = inNetns(binary('kubernetes', 'kubectl'), ['--kubeconfig', conf('super-admin.conf'), ...args])
+  return execa(command, full, { reject: false })
 }
+
+const apiReady = async (): Promise<boolean> => (await kubectlInside(['get', '--raw', '/readyz'])).exitCode === 0
 
 /** Waits for `check`; on a timeout, or as soon as a started daemon has died, a LabError with the log of `d` (or of the dead one). */
 async function waitOrFail (what: string, check: () => boolean | Promise<boolean>, ms: number, d: Daemon): Promise<void> {
@@ -305,9 +308,8 @@ export async function startNode (): Promise<void> {
   say(`starting ${DAEMONS.map((d) => d.name).join(', ')} (logs: ${LOGS})...`)
   await startDaemons()
   // kubeadm's admin.conf names the group kubeadm:cluster-admins, which `kubeadm init` would bind.
-  const [command, args] = inNetns(binary('kubernetes', 'kubectl'), ['--kubeconfig', conf('super-admin.conf'),
-    'create', 'clusterrolebinding', 'kubeadm:cluster-admins', '--clusterrole', 'cluster-admin', '--group', 'kubeadm:cluster-admins'])
-  await run(command, args)
+  const bound = await kubectlInside(['create', 'clusterrolebinding', 'kubeadm:cluster-admins', '--clusterrole', 'cluster-admin', '--group', 'kubeadm:cluster-admins'])
+  if (bound.exitCode !== 0) throw new LabError(`binding kubeadm:cluster-admins failed: ${bound.stderr.trim()}`)
   say(`waiting for node ${NODE_NAME} to be Ready...`)
   await waitOrFail(`node ${NODE_NAME} to be Ready`, async () =>
     (await kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { reject: false })).stdout === 'True',
@@ -318,20 +320,23 @@ export async function startNode (): Promise<void> {
 export async function stopNode (): Promise<void> {
   for (const d of [...DAEMONS].reverse()) await stopPidFile(d.name, pidFile(d), d.command(), 20_000)
   // containerd's shims outlive it; a pod whose deletion was cut short leaves one.
-  for (const p of await listProcesses()) {
-    if (p.cmd.includes('containerd-shim') && p.cmd.includes(CONTAINERD_SOCKET)) signal(p.pid, 'SIGKILL')
-  }
-  await waitFor('containerd\'s shims to exit', async () => !(await listProcesses()).some((p) => p.cmd.includes('containerd-shim') && p.cmd.includes(CONTAINERD_SOCKET)), 10_000)
+  const shims = async () => (await listProcesses()).filter((p) => p.cmd.includes('containerd-shim') && p.cmd.includes(CONTAINERD_SOCKET))
+  for (const p of await shims()) signal(p.pid, 'SIGKILL')
+  await waitFor('containerd\'s shims to exit', async () => (await shims()).length === 0, 10_000)
   for (const dir of [KUBELET_ROOT, CONTAINERD_STATE, CONTAINERD_ROOT]) await unmountUnder(dir)
-  if ((await execa('ip', ['netns', 'ls'], { reject: false })).stdout.split('\n').some((l) => l.split(' ')[0] === NETNS)) {
-    await run('ip', ['netns', 'del', NETNS])
-  }
-  if (existsSync(NETNS_MOUNT_MARK) && (await execa('ip', ['netns', 'ls'])).stdout.trim() === '') {
+  if ((await networkNamespaces()).includes(NETNS)) await run('ip', ['netns', 'del', NETNS])
+  if (existsSync(NETNS_MOUNT_MARK) && (await networkNamespaces()).length === 0) {
     await execa('umount', ['/run/netns'], { reject: false })
   }
   removeCgroups()
   rmSync(STATE, { recursive: true, force: true })
   rmSync(CONTAINERD_STATE.replace(/\/containerd$/, ''), { recursive: true, force: true })
+}
+
+/** The names of this machine's network namespaces (`ip netns ls`). */
+export async function networkNamespaces (): Promise<string[]> {
+  const { stdout } = await execa('ip', ['netns', 'ls'], { reject: false })
+  return stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean)
 }
 
 /** The mount points at or under `dir` (util-linux findmnt). */

@@ -5,7 +5,7 @@ import { execa } from 'execa'
 import { parseAllDocuments, stringify } from 'yaml'
 import { kubectl } from '../../lab/cluster/kubectl.ts'
 import { API_PORT, CONTAINERD_SOCKET, CONTAINERD_STATE, FORWARDED_API, K8S_CACHE, KUBELET_ROOT, NETNS, NODE_LINK, POD_BRIDGE, STATE } from '../../lab/cluster/layout.ts'
-import { mountsUnder } from '../../lab/cluster/node.ts'
+import { mountsUnder, networkNamespaces } from '../../lab/cluster/node.ts'
 import { ledgerKeys, OVERLAYS, redisCli } from '../../lab/cluster/workloads.ts'
 import { listProcesses } from '../../lab/processes.ts'
 import { REPO } from '../../lab/settings.ts'
@@ -74,7 +74,7 @@ export async function footprint (): Promise<Record<string, string[]>> {
   const processes = (await listProcesses()).filter((p) =>
     p.cmd.includes(K8S_CACHE) || p.cmd.includes(CONTAINERD_SOCKET) || p.cmd.includes(`TCP-LISTEN:${FORWARDED_API}`) || p.cmd.includes(`TCP\\:127.0.0.1\\:${API_PORT}`))
   const mounts = (await Promise.all([STATE, KUBELET_ROOT, CONTAINERD_STATE, '/run/dapr-lab-k8s'].map(mountsUnder))).flat()
-  const namespaces = (await execa('ip', ['netns', 'ls'])).stdout.split('\n').filter((l) => l.split(' ')[0] === NETNS)
+  const namespaces = (await networkNamespaces()).filter((n) => n === NETNS)
   const links = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => [POD_BRIDGE, ...NODE_LINK].some((n) => l.includes(` ${n}:`) || l.includes(` ${n}@`)))
   const rules = (await execa('iptables-save')).stdout.split('\n').filter((l) => l.includes('KUBE-') || l.includes('CNI-'))
   return { processes: processes.map((p) => `${p.pid} ${p.cmd.slice(0, 120)}`), mounts, namespaces, links, rules }
