@@ -1,6 +1,6 @@
 // Bulk subscribe, for the dapr-bulk scenario: the sidecar hands the app up to
 // `maxMessagesCount` orders in one POST, and waits at most `maxAwaitDurationMs` for a batch
-// to fill. The lab's order-processor takes one CloudEvent per request (subscriber/src/app.ts
+// to fill. The lab's order-processor takes one CloudEvent per request (shared/subscriber/contract.ts
 // answers a batch with DROP), so this is a small Fastify subscriber of the bench's own with
 // the same work per order, batched: validate each (orderProblem), look the whole batch up in
 // the ledger with one bulk get, record the new ones with one save (first-write each,

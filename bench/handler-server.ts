@@ -1,6 +1,6 @@
 // The handler scenario's servers: the order handler alone, with no sidecar and no broker
 // in front, for autocannon to POST CloudEvents at.
-//   fastify     the lab's app (buildApp from subscriber/src/app.ts) with an in-memory ledger
+//   fastify     the lab's app (buildApp from shared/subscriber/app.ts) with an in-memory ledger
 //               (memoryLedger, the one the unit tests use) and the production JSON logger
 //   daprserver  the peer (bench/peer-subscriber.ts: the JS SDK's DaprServer, as in the
 //               quickstart) with the same in-memory ledger and a JSON line per order
@@ -11,8 +11,8 @@
 // Prints "ready <path to POST to>" on stderr once it listens (the SDK names its route
 // <pubsub>--<topic>--<route>); its log lines go to stdout (the bench: /dev/null).
 import { createServer } from 'node:http'
-import { buildApp } from '../subscriber/src/app.ts'
-import { memoryLedger } from '../subscriber/src/ledger.ts'
+import { buildApp } from '../shared/subscriber/app.ts'
+import { memoryLedger } from '../shared/subscriber/ledger.ts'
 import { createLogger } from '../shared/logger.ts'
 import { startPeer } from './peer-subscriber.ts'
 import { PUBSUB_NAME } from '../shared/pubsub.ts'

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { DaprPubSubStatusEnum, DaprServer, LogLevel, StateConcurrencyEnum, StateConsistencyEnum, type DaprClient } from '@dapr/dapr'
 import { orderProblem, type Order } from '../shared/order.ts'
 import { PUBSUB_NAME, STATE_STORE_NAME } from '../shared/pubsub.ts'
-import { TTL_SECONDS, type Ledger } from '../subscriber/src/ledger.ts'
+import { TTL_SECONDS, type Ledger } from '../shared/subscriber/ledger.ts'
 import { receivedLine } from '../shared/log-lines.ts'
 
 /** The ledger as the SDK's client does it: is the key there? If not, save it (first-write). */

@@ -130,7 +130,7 @@ export async function redisCli (args: string[]): Promise<string> {
 // Every entry of a ledger in one call: KEYS is fine on a lab's Redis.
 const LEDGER_SCRIPT = "local r = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do table.insert(r, redis.call('HGET', k, 'data')) end return r"
 
-/** The keys of a ledger's entries (subscriber/src/delivery.ts), as the state store prefixes them with the app id. */
+/** The keys of a ledger's entries (shared/subscriber/delivery.ts), as the state store prefixes them with the app id. */
 export const ledgerKeys = (kind: 'processed' | 'deadletter', topic = DEFAULT_TOPIC, appId = 'order-processor'): string => `${appId}||${kind}:${topic}:*`
 
 /** The order ids in the order-processor's ledger for `topic`, as the cluster's Redis has them. */

@@ -3,7 +3,7 @@
 import { loadConfigOrExit } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
-import { publishOrders } from './checkout.ts'
+import { publishOrders } from '../../shared/publishing.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 import { OUTBOX_STORE_NAME } from '../../shared/pubsub.ts'
 

@@ -1,7 +1,7 @@
 // billing: bills every order, and publishes the bill to the bills topic, which only the
 // order service receives (shop/topology.ts). A bill is the order, billed.
-import { serve } from '../../subscriber/src/serve.ts'
-import { sidecarClient } from '../../subscriber/src/sidecar.ts'
+import { serve } from '../../shared/subscriber/serve.ts'
+import { sidecarClient } from '../../shared/subscriber/sidecar.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
 
 await serve('billing', (config) => {

@@ -2,8 +2,8 @@
 // the bill billing publishes for each (shop/topology.ts).
 import { createClient } from '../../shared/dapr-client.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
-import { publishOrders } from '../../publisher/src/checkout.ts'
-import { serve } from '../../subscriber/src/serve.ts'
+import { publishOrders } from '../../shared/publishing.ts'
+import { serve } from '../../shared/subscriber/serve.ts'
 import { BILLS_ROUTE } from '../topology.ts'
 
 const { config, logger } = await serve('order', () => (bill, log) => {

@@ -1,7 +1,6 @@
-// The order-processor process. The routes live in app.ts so tests can build the app
-// without a port; serve.ts does the rest.
-import { simulatedOutage } from './app.ts'
-import { serve } from './serve.ts'
+// The order-processor process: the subscriber kit (shared/subscriber/) with its own work.
+import { serve } from '../../shared/subscriber/serve.ts'
+import { simulatedOutage } from './outage.ts'
 
 await serve('order-processor', (config, log) => {
   if (config.simulatedOutageMs === 0) return undefined

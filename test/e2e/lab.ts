@@ -13,7 +13,7 @@ import { ProcessWatch, flagOf, isAlive, onPath, type Proc } from '../../lab/proc
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
-import { makeOrder } from '../../publisher/src/orders.ts'
+import { makeOrder } from '../../shared/order.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 import { REPO } from '../../lab/settings.ts'
@@ -208,7 +208,7 @@ export async function processedOrderIds (topic: string, appId = 'order-processor
   return (await ledgerEntries(topic, appId)).map((e) => e.orderId)
 }
 
-/** What an app's ledger says of each event it processed on a topic (subscriber/src/delivery.ts). */
+/** What an app's ledger says of each event it processed on a topic (shared/subscriber/delivery.ts). */
 export async function ledgerEntries (topic: string, appId = 'order-processor'): Promise<Array<{ orderId: number, eventId?: string, route?: string }>> {
   return await withRedis(async (r) => {
     const keys = await keysMatching(r, `${appId}||processed:${topic}:*`)

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { isPriorityLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { isPriority, PRIORITY_ROUTE } from '../../shared/pubsub.ts'
-import { makeOrder } from '../../publisher/src/orders.ts'
+import { makeOrder } from '../../shared/order.ts'
 import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, ledgerEntries, runUntil, uniqueTopic } from './lab.ts'
 
 const track = disposedAfterEach()

@@ -2,8 +2,8 @@
 // as Redis's state store does (first-write with an ETag: a key that exists is a 409). The
 // real store and sidecar are in the e2e kill tests (expectNoLedgerRetries).
 import { describe, expect, it } from 'vitest'
-import { daprLedger } from '../../subscriber/src/ledger.ts'
-import type { Sidecar, SidecarResponse } from '../../subscriber/src/sidecar.ts'
+import { daprLedger } from '../../shared/subscriber/ledger.ts'
+import type { Sidecar, SidecarResponse } from '../../shared/subscriber/sidecar.ts'
 
 interface Saved { key: string, value: { writeId: string }, etag?: string, options?: { concurrency?: string } }
 

@@ -4,7 +4,7 @@
 import fc from 'fast-check'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../subscriber/src/app.ts'
+import { buildApp } from '../../shared/subscriber/app.ts'
 import { orderProblem } from '../../shared/order.ts'
 
 const processed: unknown[] = []

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import { Writable } from 'node:stream'
-import { buildApp, simulatedOutage, type AppOptions } from '../../subscriber/src/app.ts'
-import { memoryLedger, type Ledger } from '../../subscriber/src/ledger.ts'
-import { makeOrder } from '../../publisher/src/orders.ts'
+import { buildApp, type AppOptions } from '../../shared/subscriber/app.ts'
+import { simulatedOutage } from '../../subscriber/src/outage.ts'
+import { memoryLedger, type Ledger } from '../../shared/subscriber/ledger.ts'
+import { makeOrder } from '../../shared/order.ts'
 
 // A logger that keeps its lines, so tests can check what an operator would read.
 function captureLogs () {
@@ -138,7 +139,9 @@ describe('POST /orders', () => {
     const res = await post('{"orderId": 1,', { 'content-type': 'application/cloudevents+json' })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'DROP' })
-    expect(logs.lines.some((l) => l.level === 40 && String(l.msg).includes('cannot be read'))).toBe(true)
+    // The same decision, line and count as any other order that can never be valid.
+    expect(logs.lines.find((l) => l.level === 40 && String(l.msg).startsWith('Dropping order ? to orders-deadletter: the body is not valid JSON'))).toBeDefined()
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 1, dropped: 1 })
   })
 
   it('answers DROP with 200 (not 415) to an unsupported content type', async () => {
@@ -252,6 +255,70 @@ describe('POST /orders/bulk (bulk subscribe)', () => {
   })
 })
 
+describe('a malformed delivery, on every route: answered 200 as the contract says, never 4xx (Dapr redelivers those forever)', () => {
+  const notJson = '{"orderId": 1,'
+
+  it('POST /orders/priority: DROP, counted and logged like any order that can never be valid', async () => {
+    const { logs } = build({ routing: true })
+    const res = await post(notJson, asCloudEvent, '/orders/priority')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ status: 'DROP' })
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order ? to orders-deadletter: the body is not valid JSON'))).toHaveLength(1)
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 1, dropped: 1 })
+  })
+
+  it('POST /orders/bulk, a body that is not JSON: 200 with no statuses (no entry to name), logged and counted once', async () => {
+    const { logs } = build()
+    const res = await post(notJson, { 'content-type': 'application/json' }, '/orders/bulk')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ statuses: [] })
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order ? to orders-deadletter: the body is not valid JSON'))).toHaveLength(1)
+    expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 1, dropped: 1, processed: 0 })
+  })
+
+  it('POST /orders/bulk, JSON that is not a batch: 200 with no statuses, and says why', async () => {
+    const { logs } = build()
+    for (const body of [{ orders: [] }, { entries: 'none' }, [1, 2]]) {
+      const res = await post(JSON.stringify(body), { 'content-type': 'application/json' }, '/orders/bulk')
+      expect(res.statusCode, JSON.stringify(body)).toBe(200)
+      expect(res.json()).toEqual({ statuses: [] })
+    }
+    // Fastify's validator makes a lone value an array ({ entries: 'none' } has one entry, without an id).
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order ?')).map((l) => l.reason)).toEqual([
+      'a bulk delivery without an entries array', '1 of 1 entries of a bulk delivery have no entryId', 'a bulk delivery without an entries array'
+    ])
+  })
+
+  it('POST /orders/bulk, a batch with a malformed entry: DROP for that entry, the others answered as usual, an entry without an id logged (it cannot be answered)', async () => {
+    const { logs } = build()
+    const entries = [{ entryId: 'a', event: envelope, contentType: 'application/cloudevents+json' }, { entryId: 'b', event: '{"broken', contentType: 'application/cloudevents+json' }, { event: envelope }]
+    const res = await post(JSON.stringify({ entries }), { 'content-type': 'application/json' }, '/orders/bulk')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ statuses: [{ entryId: 'a', status: 'SUCCESS' }, { entryId: 'b', status: 'DROP' }] })
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order')).map((l) => l.reason)).toEqual([
+      '1 of 3 entries of a bulk delivery have no entryId', expect.stringMatching(/^not a valid CloudEvent/)
+    ])
+  })
+
+  it('POST /deadletters, a body that is not JSON or not supported: acknowledged and logged as a dead letter with the reason', async () => {
+    const { logs } = build()
+    for (const [body, type] of [[notJson, 'application/cloudevents+json'], ['<order/>', 'application/xml']] as const) {
+      const res = await post(body, { 'content-type': type }, '/deadletters')
+      expect(res.statusCode).toBe(200)
+      expect(res.json()).toEqual({ status: 'SUCCESS' })
+    }
+    const dead = logs.lines.filter((l) => String(l.msg).startsWith('Dead letter #'))
+    expect(dead.map((l) => l.reason)).toEqual([expect.stringMatching(/^the body is not valid JSON/), 'unsupported content type "application/xml"'])
+  })
+
+  it('a body over the size limit: the same DROP, not a 413', async () => {
+    build()
+    const res = await post(JSON.stringify({ ...envelope, data: { ...order, note: 'x'.repeat(1_100_000) } }), asCloudEvent)
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ status: 'DROP' })
+  })
+})
+
 describe('POST /deadletters', () => {
   it('logs a dropped order with its orderId and the reason, once, and counts it', async () => {
     const { logs } = build()
@@ -344,7 +411,8 @@ describe('GET /metrics', () => {
     expect(value('orders_retried_total')).toBe(0)
     expect(value('orders_dead_lettered_total')).toBe(1)
     expect(value('order_handler_seconds_count{status="SUCCESS"}')).toBe(2)
-    expect(value('order_handler_seconds_count{status="DROP"}')).toBe(1)
+    // The poison order and the broken body: both answered DROP by the same handler.
+    expect(value('order_handler_seconds_count{status="DROP"}')).toBe(2)
   })
 })
 

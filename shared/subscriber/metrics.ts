@@ -1,5 +1,6 @@
 // The order-processor's own counters, in Prometheus format on GET /metrics. The sidecars
 // have theirs on their metrics port (see README, "Metrics").
+import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 export const COUNTER_NAMES = ['received', 'processed', 'duplicates', 'retried', 'dropped', 'deadLettered'] as const
@@ -52,3 +53,15 @@ export function createMetrics ({ process = false } = {}) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+const countsSchema = {
+  type: 'object',
+  required: COUNTER_NAMES,
+  properties: Object.fromEntries(COUNTER_NAMES.map((k) => [k, { type: 'integer' }]))
+}
+
+/** GET /metrics (Prometheus text) and GET /stats (the counters as JSON). */
+export const metricsRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
+  app.get('/stats', { schema: { response: { 200: countsSchema } } }, async () => metrics.counts())
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+}

@@ -1,10 +1,12 @@
+// Publishing the lab's orders, for any app that publishes them: the checkout, and the
+// shop's order service.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { DaprClient } from '@dapr/dapr'
-import type { Config } from '../../shared/config.ts'
-import { OUTBOX_STORE_NAME, outboxKey, PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { makeOrder, makePoisonOrder } from './orders.ts'
-import { publishedLine } from '../../shared/log-lines.ts'
+import type { Config } from './config.ts'
+import { OUTBOX_STORE_NAME, outboxKey, PUBSUB_NAME } from './pubsub.ts'
+import { makeOrder, makePoisonOrder } from './order.ts'
+import { publishedLine } from './log-lines.ts'
 
 export interface PublishResult {
   accepted: number

@@ -3,9 +3,9 @@
 // shipping app differ only in their name and in the work they do for each order.
 import closeWithGrace from 'close-with-grace'
 import type { Logger } from 'pino'
-import { loadConfigOrExit, type Config } from '../../shared/config.ts'
-import { createLogger } from '../../shared/logger.ts'
-import { PUBSUB_NAME } from '../../shared/pubsub.ts'
+import { loadConfigOrExit, type Config } from '../config.ts'
+import { createLogger } from '../logger.ts'
+import { PUBSUB_NAME } from '../pubsub.ts'
 import { buildApp } from './app.ts'
 import { createDeliveries, type DeliveryOptions } from './delivery.ts'
 import { daprLedger } from './ledger.ts'

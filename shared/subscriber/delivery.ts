@@ -4,9 +4,9 @@
 // shown on the live view the same way for all of them.
 import { EventEmitter } from 'node:events'
 import type { CloudEventV1 } from 'cloudevents'
-import { type Order, orderProblem } from '../../shared/order.ts'
-import { deadLetterTopic, PRIORITY_ROUTE } from '../../shared/pubsub.ts'
-import { deadLetterLine, receivedLine } from '../../shared/log-lines.ts'
+import { type Order, orderProblem } from '../order.ts'
+import { deadLetterTopic, PRIORITY_ROUTE } from '../pubsub.ts'
+import { deadLetterLine, receivedLine } from '../log-lines.ts'
 import type { Ledger } from './ledger.ts'
 import type { CounterName, Metrics } from './metrics.ts'
 import type { FeedEvent } from './live.ts'

@@ -3,7 +3,7 @@
 // "exactly once in effect": a redelivered event finds its entry, and is acknowledged
 // without being counted, logged or recorded again.
 import { randomUUID } from 'node:crypto'
-import { STATE_STORE_NAME } from '../../shared/pubsub.ts'
+import { STATE_STORE_NAME } from '../pubsub.ts'
 import type { Sidecar } from './sidecar.ts'
 
 export type Recorded = 'recorded' | 'known' | Error

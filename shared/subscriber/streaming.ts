@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path'
 import { credentials, loadPackageDefinition, Metadata, status as GrpcStatus, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
 import type { CloudEventV1 } from 'cloudevents'
-import type { Config } from '../../shared/config.ts'
-import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
+import type { Config } from '../config.ts'
+import { PUBSUB_NAME, deadLetterTopic } from '../pubsub.ts'
 import { readingOf, type Deliveries, type DeliveryLog, type DeliveryStatus, type Reading } from './delivery.ts'
 
 /** An event as the sidecar pushes it (TopicEventRequest, with proto-loader's camelCase names). */

@@ -2,7 +2,7 @@
 // feeds it (server-sent events). Everything is served from here: it works offline.
 import { readFileSync } from 'node:fs'
 import type { EventEmitter } from 'node:events'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import type { CounterName, Metrics } from './metrics.ts'
 
 /** One outcome of one delivery, as the page shows it. */
@@ -18,12 +18,15 @@ const PAGE = readFileSync(new URL('./live.html', import.meta.url), 'utf8')
 const KEEP = 500
 const tokenQuery = { type: 'object', properties: { token: { type: 'string' } } } as const
 
-export function registerLiveView (app: FastifyInstance, options: {
+export interface LiveViewOptions {
   feed: EventEmitter
   metrics: Metrics
   topic: string
+  /** The broker behind the pub/sub component, shown on the page (asks the sidecar). */
   broker?: () => Promise<string | undefined>
-}): void {
+}
+
+export const liveView: FastifyPluginAsync<LiveViewOptions> = async (app, options) => {
   const { feed, metrics, topic } = options
   const recent: FeedEvent[] = []
   feed.on('event', (event: FeedEvent) => {

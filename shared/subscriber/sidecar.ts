@@ -2,7 +2,7 @@
 // connections: one state save per order is all the hot path needs, and the SDK's client
 // (its fetch stack, and 33 MB of modules) cost more than the call itself (bench/README.md).
 import { Agent, request } from 'node:http'
-import type { Config } from '../../shared/config.ts'
+import type { Config } from '../config.ts'
 
 export interface SidecarAddress extends Pick<Config, 'daprHost' | 'daprHttpPort' | 'daprApiToken'> {}
 
