@@ -155,10 +155,13 @@ function chooseBrokerFile (name: string | undefined): string {
   return inUse[0]!
 }
 
+/** The Dapr CLI: $DAPR_CLI, else `dapr` on PATH. */
+export const findDaprCli = (env: NodeJS.ProcessEnv = process.env): string | undefined => env.DAPR_CLI || onPath('dapr', [], env.PATH)
+
 /** The Dapr CLI this run uses, if any: $DAPR_CLI, else `dapr` on PATH; LAB_RUNNER=project|cli chooses outright. */
 export function chooseRunner (env: NodeJS.ProcessEnv = process.env): Runner {
   if (env.LAB_RUNNER === 'project') return { kind: 'project' }
-  const dapr = env.DAPR_CLI || onPath('dapr', [], env.PATH)
+  const dapr = findDaprCli(env)
   if (env.LAB_RUNNER === 'cli' && !dapr) throw new LabError('LAB_RUNNER=cli, but no Dapr CLI was found: install it (https://docs.dapr.io/getting-started/install-dapr-cli/) or set DAPR_CLI to its path.')
   return dapr ? { kind: 'cli', dapr } : { kind: 'project' }
 }

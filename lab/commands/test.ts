@@ -11,6 +11,8 @@ import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import { installPackage } from '../services/debian.ts'
 import type { Service } from '../services/service.ts'
 import { installZipkin, zipkin } from '../services/zipkin.ts'
+import { labRedisPid, redis } from '../services/redis.ts'
+import { findDaprCli } from '../plan.ts'
 import { LabError, REPO, say } from '../settings.ts'
 
 /** Runs `fn`; a LabError (it cannot be had here) becomes the reason, anything else is a bug. */
@@ -26,8 +28,9 @@ async function reasonIfNot (fn: () => Promise<unknown>): Promise<string | undefi
 
 export async function test (argv: string[]): Promise<number> {
   const runtime = await ensureDaprRuntime()
-  // A broker that cannot start here is skipped on a laptop (with the reason) and fails the
-  // run on CI (CI=true), where every broker is required (test/e2e/lab.ts, skipBroker).
+  // What cannot be had here is skipped on a laptop (with the reason) and fails the run on
+  // CI (CI=true), where everything is required (test/e2e/lab.ts, notOnThisMachine); the
+  // Dapr CLI runner's tests are skipped wherever there is no CLI, CI included.
   const unavailable: string[] = []
   const started: Service[] = []
   // Ctrl+C reaches vitest too; this process only has to live on long enough to clean up.
@@ -57,13 +60,18 @@ export async function test (argv: string[]): Promise<number> {
       if (why) { say(`chromium cannot be installed here: ${why}`); unavailable.push(`chromium: ${why}`) }
     }
 
+    // The Redis restart test restarts only the Redis the project started.
+    if (await labRedisPid() === undefined) unavailable.push(`redis-restart: the Redis on 127.0.0.1:${redis.port} was not started by the project, and restarting it is not a test's business`)
+    if (!findDaprCli()) unavailable.push('cli: Dapr CLI runner: not tested (no CLI)')
+
     say('type-checking (tsc --noEmit)...')
     const tsc = await execa('tsc', ['--noEmit'], { cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false })
     if (tsc.exitCode !== 0) return tsc.exitCode ?? 1
     const vitest = await execa('vitest', ['run', ...argv], {
-      cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false, env: { LAB_UNAVAILABLE_BROKERS: unavailable.join('\n'), DAPR_RUNTIME_PATH: runtime.root }
+      cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false, env: { LAB_UNAVAILABLE: unavailable.join('\n'), DAPR_RUNTIME_PATH: runtime.root }
     })
-    if (unavailable.length > 0) console.log(`Not tested on this machine (brokers, Zipkin, Chromium, the cluster):\n${unavailable.map((u) => `- ${u}`).join('\n')}`)
+    // `cli: Dapr CLI runner: ...` reads as `Dapr CLI runner: ...`; the others keep their name.
+    if (unavailable.length > 0) console.log(`Not tested on this machine:\n${unavailable.map((u) => `- ${u.replace(/^cli: /, '')}`).join('\n')}`)
     return vitest.exitCode ?? 1
   } finally {
     for (const service of started.reverse()) await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))

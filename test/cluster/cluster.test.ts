@@ -10,7 +10,7 @@ import { inNetns, NETNS, POD_BRIDGE } from '../../lab/cluster/layout.ts'
 import { clusterLedger } from '../../lab/cluster/workloads.ts'
 import { daprImage } from '../../lab/cluster/images.ts'
 import { isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
-import { skipBroker, until } from '../e2e/lab.ts'
+import { notOnThisMachine, until } from '../e2e/lab.ts'
 import { clearLedger, footprint, jobCompleted, k8s, ledgerSize, logLines, podsOf, publishRaw, sidecarMetadata, startCheckout, text } from './cluster.ts'
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
@@ -19,7 +19,7 @@ const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b)
 /** Whether something of a cluster may be there that the last test did not take down. */
 let needsDown = false
 // Not on a machine that cannot run it (npm test says why), never on CI.
-const skip = skipBroker('cluster')
+const skip = notOnThisMachine('cluster')
 
 beforeAll(async () => {
   if (skip) return

@@ -2,7 +2,7 @@
 // change: 19 orders each received exactly once, and orders published while the
 // order-processor was not running delivered when it starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab, RUNNERS, expectEachOnce, resetMqttSession, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { Lab, RUNNERS, runnerMissing, expectEachOnce, resetMqttSession, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 // What a broker keeps for a subscriber that has never connected: Redis Streams (the
@@ -27,7 +27,7 @@ const BROKERS = [
 const cases = RUNNERS.flatMap((runner) => BROKERS.filter((b) => runner === 'project' || b.keepsOrdersBeforeFirstSubscription).map((b) => ({ runner, ...b })))
 
 for (const { runner, name, keepsOrdersBeforeFirstSubscription, losesOrdersQueuedWhileDown = false } of cases) {
-  describe.skipIf(skipBroker(name))(`broker ${name} (runner: ${runner})`, () => {
+  describe.skipIf(notOnThisMachine(name) || runnerMissing(runner))(`broker ${name} (runner: ${runner})`, () => {
     const topics: string[] = []
     const labs: Lab[] = []
     const start = (topic: string, env: Record<string, string>, args: string[]) => {

@@ -4,8 +4,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Lab, REPO, RUNNERS, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { afterEach, expect, it } from 'vitest'
+import { Lab, eachRunner, REPO, runUntil, notOnThisMachine, uniqueTopic, until } from './lab.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 type Kind = 'lab-run' | 'lab-look' | 'lab-during' | 'lab-check'
@@ -54,7 +54,7 @@ function parseRun (command: string): { env: Record<string, string>, args: string
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
 
-describe.each(RUNNERS)('LAB.md, every exercise as written (runner: %s)', (runner) => {
+eachRunner('LAB.md, every exercise as written (runner: %s)', (runner) => {
   const all = exercises()
   it('has the twelve exercises, each with a check', () => {
     expect(all.map((e) => e.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
@@ -63,7 +63,7 @@ describe.each(RUNNERS)('LAB.md, every exercise as written (runner: %s)', (runner
 
   for (const exercise of all) {
     const want = expected[exercise.n]!
-    it.skipIf(want.needs !== undefined && skipBroker(want.needs))(`${exercise.n}. ${exercise.title}`, async () => {
+    it.skipIf(want.needs !== undefined && notOnThisMachine(want.needs))(`${exercise.n}. ${exercise.title}`, async () => {
       const topic = uniqueTopic()
       const env = { ...process.env, ORDERS_TOPIC: topic, PUBLISH_INTERVAL_MS: '100', LAB_RUNNER: runner }
       const runs = exercise.blocks.filter((b) => b.kind === 'lab-run')

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, RUNNERS, expectEachOnce, killHard, portIsFree, runTracked, runUntil, uniqueTopic, until } from './lab.ts'
+import { afterAll, expect, it } from 'vitest'
+import { Lab, eachRunner, expectEachOnce, killHard, portIsFree, runTracked, runUntil, uniqueTopic, until } from './lab.ts'
 import { flagOf } from '../../lab/processes.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
-describe.each(RUNNERS)('npm start (runner: %s): the lab on real sidecars and a real Redis', (runner) => {
+eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', (runner) => {
   // A topic of its own: orders left in Redis by earlier runs cannot reach this one.
   const topic = uniqueTopic()
   let lab: Lab | undefined

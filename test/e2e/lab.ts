@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, expect } from 'vitest'
+import { afterEach, describe, expect } from 'vitest'
 import type { Redis } from 'ioredis'
-import { ProcessWatch, flagOf, isAlive, onPath, type Proc } from '../../lab/processes.ts'
+import { ProcessWatch, flagOf, isAlive, type Proc } from '../../lab/processes.ts'
+import { findDaprCli } from '../../lab/plan.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
@@ -33,12 +34,21 @@ export async function until (what: string, check: () => boolean | Promise<boolea
 }
 
 /**
- * The runners the end-to-end tests run the lab with: the project's always, and the Dapr
- * CLI's `dapr run -f` too when one is on PATH or named by DAPR_CLI (as on a laptop after
- * `dapr init`). A test that runs on one only says why.
+ * The runners the end-to-end tests run the lab with: the project's, and the Dapr CLI's
+ * `dapr run -f` (as on a laptop after `dapr init`). Without a CLI (on PATH or named by
+ * DAPR_CLI) the CLI runner's tests are skipped, and `npm test`'s summary says so.
  */
 export type RunnerKind = 'project' | 'cli'
-export const RUNNERS: RunnerKind[] = process.env.DAPR_CLI || onPath('dapr') ? ['project', 'cli'] : ['project']
+export const RUNNERS: RunnerKind[] = ['project', 'cli']
+const NO_CLI = findDaprCli() === undefined
+
+/** Whether a runner's tests cannot run here: the CLI's, when there is no Dapr CLI (even on CI: it cannot be had here). */
+export const runnerMissing = (runner: RunnerKind): boolean => runner === 'cli' && NO_CLI
+
+/** A describe block per runner (`%s` in the title is the runner), skipped for a runner that is missing. */
+export function eachRunner (title: string, body: (runner: RunnerKind) => void): void {
+  for (const runner of RUNNERS) describe.skipIf(runnerMissing(runner))(title.replace('%s', runner), () => body(runner))
+}
 
 export class Lab {
   readonly lines: string[] = []
@@ -159,12 +169,13 @@ export async function runUntil (lab: Lab, what: string, done: () => boolean, ms 
 }
 
 /**
- * Whether to skip a broker's tests: `npm test` (lab/commands/test.ts) lists the brokers that could not start
- * on this machine (LAB_UNAVAILABLE_BROKERS, "name: reason" lines). On CI every broker must
- * run, so nothing is skipped there; on a laptop npm test's last lines say which and why.
+ * Whether what a test needs could not be had on this machine: `npm test`
+ * (lab/commands/test.ts) lists what it could not provide (LAB_UNAVAILABLE, "name: reason"
+ * lines: a broker, zipkin, chromium, the cluster, redis-restart). On CI nothing may be
+ * missing, so nothing is skipped there; on a laptop npm test's last lines say what and why.
  */
-export function skipBroker (name: string): boolean {
-  const unavailable = (process.env.LAB_UNAVAILABLE_BROKERS ?? '').split('\n').some((line) => line.startsWith(`${name}:`))
+export function notOnThisMachine (name: string): boolean {
+  const unavailable = (process.env.LAB_UNAVAILABLE ?? '').split('\n').some((line) => line.startsWith(`${name}:`))
   return unavailable && !process.env.CI
 }
 

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, REPO, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { Lab, REPO, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 function findChromium (): string | undefined {
@@ -19,7 +19,7 @@ const executablePath = findChromium()
 
 // `npm test` installs Chromium where it can, and lists it as unavailable where it
 // cannot (skipped on a laptop, a failure on CI), like a broker.
-describe.skipIf(skipBroker('chromium'))('the live view (GET /) in headless Chromium', () => {
+describe.skipIf(notOnThisMachine('chromium'))('the live view (GET /) in headless Chromium', () => {
   const topic = uniqueTopic()
   let lab: Lab | undefined
   let browser: Browser | undefined

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { isDeadLetterLine } from '../../shared/log-lines.ts'
 import {
-  Lab, RUNNERS, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killSidecarUntilRestarted, processedOrderIds, runUntil, skipBroker, uniqueTopic
+  Lab, RUNNERS, runnerMissing, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killSidecarUntilRestarted, processedOrderIds, runUntil, notOnThisMachine, uniqueTopic
 } from './lab.ts'
 
 const track = disposedAfterEach()
@@ -19,7 +19,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
   const args = ['--streaming', '--broker', broker]
 
   for (const runner of RUNNERS) {
-    it.skipIf(skipBroker(broker))(`delivers orderId 1..19 exactly once, with no GET /dapr/subscribe subscription, and dead-letters each poison order once (runner: ${runner})`, async () => {
+    it.skipIf(notOnThisMachine(broker) || runnerMissing(runner))(`delivers orderId 1..19 exactly once, with no GET /dapr/subscribe subscription, and dead-letters each poison order once (runner: ${runner})`, async () => {
       const topic = uniqueTopic()
       const lab = track(new Lab(topic, { PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '5', LAB_RUNNER: runner }, args))
       await runUntil(lab, 'both streams open', () => opened(lab, topic) === 1 && opened(lab, `${topic}-deadletter`) === 1, 60_000)
@@ -36,7 +36,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     })
   }
 
-  it.skipIf(skipBroker(broker))('SIGKILL the order-processor mid-run; it opens its stream again when started; each order processed exactly once in effect', async () => {
+  it.skipIf(notOnThisMachine(broker))('SIGKILL the order-processor mid-run; it opens its stream again when started; each order processed exactly once in effect', async () => {
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, fast, args))
     await expectNothingLostWhenKilled(lab, MANY, track, {
@@ -45,7 +45,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
   })
 
   // The project's runner restarts a sidecar that died; the Dapr CLI does not (delivery.test.ts).
-  it.skipIf(skipBroker(broker))('SIGKILL the order-processor\'s sidecar mid-run; the stream comes back when the runner has restarted it; each order processed exactly once in effect', async () => {
+  it.skipIf(notOnThisMachine(broker))('SIGKILL the order-processor\'s sidecar mid-run; the stream comes back when the runner has restarted it; each order processed exactly once in effect', async () => {
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, fast, args))
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)

@@ -5,10 +5,10 @@ import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, utime
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, REPO, expectEachOnce, runUntil, skipBroker, uniqueTopic } from './lab.ts'
+import { Lab, REPO, expectEachOnce, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
-describe.skipIf(skipBroker('kafka'))('swapping components/redis.yaml for kafka.yaml', () => {
+describe.skipIf(notOnThisMachine('kafka'))('swapping components/redis.yaml for kafka.yaml', () => {
   const copy = mkdtempSync(join(tmpdir(), 'dapr-lab-swap-'))
   const topic = uniqueTopic()
   let lab: Lab | undefined

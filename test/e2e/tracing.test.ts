@@ -6,7 +6,7 @@
 // puts its span's traceparent into the CloudEvent, which Redis keeps in the topic's stream.
 import { afterAll, describe, expect, it } from 'vitest'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { Lab, portIsFree, runUntil, skipBroker, uniqueTopic, until } from './lab.ts'
+import { Lab, portIsFree, runUntil, notOnThisMachine, uniqueTopic, until } from './lab.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../../lab/redis.ts'
 
 const ZIPKIN = 'http://127.0.0.1:9411'
@@ -46,7 +46,7 @@ async function publishedTraceparents (topic: string): Promise<Map<number, { trac
 
 const service = (s: Span) => s.localEndpoint?.serviceName
 
-describe.skipIf(skipBroker('zipkin'))('npm start -- --tracing: publish and delivery in one Zipkin trace', () => {
+describe.skipIf(notOnThisMachine('zipkin'))('npm start -- --tracing: publish and delivery in one Zipkin trace', () => {
   const topic = uniqueTopic()
   let lab: Lab | undefined
 
