@@ -1,10 +1,25 @@
+import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 
-// Four projects: `unit` is fast and in-process (app.inject); `deploy` renders and validates
+// Five projects: `unit` is fast and in-process (app.inject); `deploy` renders and validates
 // the Kubernetes manifests offline; `e2e` runs the real apps with real Dapr sidecars and
-// real brokers, one test file at a time; `cluster` brings up a real single-node Kubernetes
+// real brokers, its files side by side; `e2e-alone` the end-to-end files that cannot share
+// the machine, one at a time; `cluster` brings up a real single-node Kubernetes
 // (npm run k8s) and runs the lab in it, after the others (groupOrder), so that its load
 // never shares the machine with the timing of the end-to-end tests.
+// The end-to-end files that must own something every run shares, and so run alone: the
+// Redis restart (it stops the one Redis), LAB.md's exercises (as written: on dapr.yaml's
+// ports, reading the newest logs), the doctor (it lists every lab process on the machine)
+// and the runner's failures (their run files use dapr.yaml's port).
+const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/lab-exercises.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/failures.test.ts']
+
+const e2e = {
+  include: ['test/e2e/**/*.test.ts'],
+  globalSetup: ['test/e2e/global-setup.ts'],
+  testTimeout: 180_000,
+  hookTimeout: 60_000
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -14,22 +29,30 @@ export default defineConfig({
       { test: { name: 'deploy', include: ['test/deploy/**/*.test.ts'] } },
       {
         test: {
+          ...e2e,
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/e2e/global-setup.ts'],
+          exclude: ALONE,
+          // Each test's run is a named run (test/e2e/lab.ts: its own ports, folder and
+          // logs), so files run side by side, as many at once as the machine has cores.
+          fileParallelism: true,
+          maxWorkers: Math.max(1, availableParallelism()),
+          sequence: { groupOrder: 1 }
+        }
+      },
+      {
+        test: {
+          ...e2e,
+          name: 'e2e-alone',
+          include: ALONE,
           fileParallelism: false,
-          // After unit and deploy, before cluster: vitest would otherwise run a project
-          // without file parallelism last of all.
-          sequence: { groupOrder: 1 },
-          testTimeout: 180_000,
-          hookTimeout: 60_000
+          sequence: { groupOrder: 2 }
         }
       },
       {
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           testTimeout: 600_000,
           // `up` with nothing cached builds Kubernetes, Dapr's control plane and the images.
           hookTimeout: 3_600_000

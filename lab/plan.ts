@@ -39,6 +39,8 @@ import { componentScopes, shopTopic, subscriptionResources } from '../shop/topol
 import { BROKERS, brokerOfType, type Broker, type BrokerName } from './brokers.ts'
 import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
+import { freePort } from './ports.ts'
+import { namedRunFolder, runName } from './run/place.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
 import { APP_HEALTH, LAB_STATE, LabError, PORTS, REPO } from './settings.ts'
 
@@ -221,7 +223,9 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
   const base = { options, broker, brokerFile, topic, billsTopic, services, runner: chooseRunner(env), sidecarEnv, notes: notesFor(options, broker) }
-  const derive = options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1 ||
+  // A named run (LAB_RUN) always has a run file of its own, in its own folder: its ports are its own.
+  const name = runName(env)
+  const derive = name !== undefined || options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1 ||
     options.routing || options.ttl !== undefined || options.outbox || options.shop
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
 
@@ -240,7 +244,7 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   const unknown = chosen.filter((id) => !apps.some((a) => a.appID === id))
   if (unknown.length > 0) throw new LabError(`Unknown app ${unknown.join(', ')}; dapr.yaml has ${apps.map((a) => a.appID).join(', ')}.`)
   const flags = [...(['shop', 'fanout', 'declarative', 'streaming', 'bulk', 'routing', 'outbox', 'prod'] as const).filter((f) => options[f]), ...(options.ttl ? [`ttl${options.ttl}`] : []), ...(instances > 1 ? [`x${instances}`] : [])]
-  const dir = join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
+  const dir = name ? namedRunFolder(name) : join(LAB_STATE, 'runs', [broker, ...flags, ...(options.apps ?? [])].join('-'))
   const common = { ...lab.common, resourcesPath: join(dir, 'resources') }
   if (options.declarative) common.env = { ...common.env, SUBSCRIPTIONS: 'declarative' }
   if (options.streaming) common.env = { ...common.env, SUBSCRIPTIONS: 'streaming' }
@@ -267,6 +271,19 @@ function notesFor (options: PlanOptions, broker: string): string[] {
 }
 
 const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO, app.appDirPath ?? '.') })
+
+/**
+ * A named run's apps listen on free ports of their own, not on dapr.yaml's, so that runs
+ * can go on side by side; written into its run file, which the runner, lab:crash, lab:check
+ * and the tests read. Other runs keep their ports (the doctor says when one is taken).
+ */
+export async function withOwnPorts (plan: Plan): Promise<Plan> {
+  if (!plan.derived || !runName()) return plan
+  const own = async (app: AppSpec): Promise<AppSpec> => app.appPort === undefined ? app : { ...app, appPort: await freePort() }
+  const apps: AppSpec[] = []
+  for (const app of plan.derived.spec.apps) apps.push(await own(app))
+  return { ...plan, derived: { ...plan.derived, spec: { ...plan.derived.spec, apps } }, apps: apps.map(absoluteApp) }
+}
 
 /**
  * Writes a derived run's files: its run file, and its resources folder with the chosen

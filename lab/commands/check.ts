@@ -9,6 +9,8 @@ import { orderProblem } from '../../shared/order.ts'
 import { deadLetterTopic, isPriority, outboxKey, PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
 import { labEnv } from '../plan.ts'
+import { readRunFile } from '../run-file.ts'
+import { runState } from '../run/supervise.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../redis.ts'
 import { logsNewestFirst, newestLog, recentLogs, startedAt } from '../run/logs.ts'
 import { renderOverlay } from '../services/kustomize.ts'
@@ -16,6 +18,8 @@ import { PORTS, REPO } from '../settings.ts'
 import { ZIPKIN_URL } from '../services/zipkin.ts'
 
 const env = labEnv()
+/** The order-processor's port in the run going on: its run file says (a named run's ports are its own). */
+const orderProcessorPort = () => readRunFile(runState()?.runFile).apps.find((a) => a.appID === 'order-processor')?.appPort ?? PORTS.orderProcessor
 const { topic, orderCount, billsTopic } = loadConfig(env)
 
 interface Check { ok: boolean, what: string, fix?: string }
@@ -61,7 +65,7 @@ const exercises: Record<number, () => Promise<void> | void> = {
 
   // 2. Look inside: the subscription answer and one CloudEvent as delivered.
   async 2 () {
-    const subs = await getJson(`http://127.0.0.1:${PORTS.orderProcessor}/dapr/subscribe`).catch(() => undefined) as Array<{ topic: string, route: string, deadLetterTopic?: string }> | undefined
+    const subs = await getJson(`http://127.0.0.1:${orderProcessorPort()}/dapr/subscribe`).catch(() => undefined) as Array<{ topic: string, route: string, deadLetterTopic?: string }> | undefined
     if (!verify(subs !== undefined, 'the order-processor answers GET /dapr/subscribe', 'keep `npm start` running while you check')) return
     verify(subs!.some((s) => s.topic === topic && s.route === '/orders' && s.deadLetterTopic === deadLetterTopic(topic)),
       `it subscribes to ${topic} (route /orders, dead letters to ${deadLetterTopic(topic)}): ${JSON.stringify(subs)}`)

@@ -3,8 +3,8 @@
 // checkout goes on publishing, then starts it again as the run started it (same command,
 // folder, settings and sidecar ports), as Kubernetes would restart a crashed container.
 // The restarted process prints here and to
-// subscriber/.dapr/logs/order-processor-restarted_app_<time>.log; it stops when its sidecar
-// does (Ctrl+C on npm start) or on Ctrl+C here.
+// subscriber/.dapr/logs/order-processor-restarted_app_<time>.log (a named run's: in its
+// folder's logs/); it stops when its sidecar does (Ctrl+C on npm start) or on Ctrl+C here.
 import { spawn } from 'node:child_process'
 import { createWriteStream, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -26,17 +26,17 @@ export async function crash (argv: string[]): Promise<number> {
   }
   const run = runState()
   if (!run || !isAlive(run.pid)) throw new LabError('No lab run is going on. Start the lab first (`npm start`), then run this while it publishes.')
-  const procs = descendantsOf(run.runnerPid, await listProcesses())
-  const pid = await portToPid(PORTS.orderProcessor).catch(() => undefined)
-  const sidecars = procs.filter((p) => /daprd/.test(p.name) && flagOf(p.cmd, '--app-id') === APP_ID)
-  if (pid === undefined || !procs.some((p) => p.pid === pid)) throw new LabError(`No order-processor of this run listens on port ${PORTS.orderProcessor}. Start the lab (\`npm start\`, not --instances), then run this while it publishes.`)
-  if (sidecars.length !== 1) throw new LabError(`This exercise wants one order-processor; the run has ${sidecars.length} sidecars for it: \`npm run stop\`, then \`npm start\`.`)
-  const sidecar = sidecars[0]!
-
   // How the run started the app: its entry of the run file, the run's settings, and the
   // variables the runner gives every app (its sidecar's ports).
   const spec = readRunFile(run.runFile)
-  const app = spec.apps.find((a) => a.appID === APP_ID)!
+  const app = spec.apps.find((a) => a.appID === APP_ID)
+  const port = app?.appPort ?? PORTS.orderProcessor
+  const procs = descendantsOf(run.runnerPid, await listProcesses())
+  const pid = await portToPid(port).catch(() => undefined)
+  const sidecars = procs.filter((p) => /daprd/.test(p.name) && flagOf(p.cmd, '--app-id') === APP_ID)
+  if (!app || pid === undefined || !procs.some((p) => p.pid === pid)) throw new LabError(`No order-processor of this run listens on port ${port}. Start the lab (\`npm start\`, not --instances), then run this while it publishes.`)
+  if (sidecars.length !== 1) throw new LabError(`This exercise wants one order-processor; the run has ${sidecars.length} sidecars for it: \`npm run stop\`, then \`npm start\`.`)
+  const sidecar = sidecars[0]!
   const appDir = resolve(dirname(run.runFile), app.appDirPath ?? '.')
   const strings = (env: Record<string, unknown> | undefined) => Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]))
   const env = {
@@ -45,7 +45,7 @@ export async function crash (argv: string[]): Promise<number> {
     ...strings(spec.common?.env),
     ...strings(app.env),
     APP_ID,
-    APP_PORT: String(app.appPort ?? PORTS.orderProcessor),
+    APP_PORT: String(port),
     APP_PROTOCOL: app.appProtocol ?? spec.common?.appProtocol ?? 'http',
     DAPR_HTTP_PORT: flagOf(sidecar.cmd, '--dapr-http-port') ?? '3500',
     DAPR_GRPC_PORT: flagOf(sidecar.cmd, '--dapr-grpc-port') ?? '50001',

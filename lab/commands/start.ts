@@ -4,7 +4,7 @@
 // sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops
 // the servers this command started; a second Ctrl+C forces what is left.
 import { BROKERS, serviceNamed } from '../brokers.ts'
-import { prepareRunFiles, tryPlan } from '../plan.ts'
+import { prepareRunFiles, tryPlan, withOwnPorts } from '../plan.ts'
 import { supervise, type Supervision } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import type { Service } from '../services/service.ts'
@@ -12,12 +12,13 @@ import { say } from '../settings.ts'
 import { checkBeforeStart } from './doctor.ts'
 
 export async function start (argv: string[]): Promise<number> {
-  const plan = tryPlan(argv)
+  const planned = tryPlan(argv)
   // A plan that cannot be made: the doctor's checks say why, better (file and line...).
-  if ('error' in plan) {
-    await checkBeforeStart(plan)
+  if ('error' in planned) {
+    await checkBeforeStart(planned)
     return 1
   }
+  const plan = await withOwnPorts(planned)
   for (const note of plan.notes) say(note)
   const runtime = await ensureDaprRuntime()
   if (!await checkBeforeStart(plan)) return 1

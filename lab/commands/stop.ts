@@ -2,12 +2,13 @@
 // (its `npm start` is asked to stop it, as Ctrl+C would), or, when that process is gone,
 // every process of the run it wrote down; then `dapr stop` where the Dapr CLI is, and the
 // servers that run started. With no run written down, every server the project started
-// (never one it found running).
+// (never one it found running). With LAB_RUN, that named run only (lab/run/place.ts).
 import { execa } from 'execa'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chooseRunner } from '../plan.ts'
 import { isAlive, listProcesses, signal, type Proc } from '../processes.ts'
-import { RUN_STATE, RUNNER, runState } from '../run/supervise.ts'
+import { RUNNER, runState } from '../run/supervise.ts'
+import { namedRunFolder, runName, runStateFile } from '../run/place.ts'
 import { serviceNamed, services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
 import { rmSync } from 'node:fs'
@@ -21,12 +22,19 @@ async function until (check: () => boolean, ms: number): Promise<boolean> {
   return true
 }
 
-/** Processes of a lab run found by their command line: the project's runner, and sidecars started with this project's files. */
-function labProcesses (procs: Proc[]): Proc[] {
-  return procs.filter((p) => p.pid !== process.pid && (p.cmd.includes(RUNNER) || (/daprd/.test(p.name) && p.cmd.includes(REPO))))
+/**
+ * Processes of a lab run found by their command line: the project's runner, and sidecars
+ * started with this project's files; of a named run, those started with its folder's.
+ */
+function labProcesses (procs: Proc[], name: string | undefined): Proc[] {
+  const mark = name === undefined ? REPO : namedRunFolder(name)
+  return procs.filter((p) => p.pid !== process.pid && ((name === undefined && p.cmd.includes(RUNNER)) || ((p.cmd.includes(RUNNER) || /daprd/.test(p.name)) && p.cmd.includes(mark))))
 }
 
 export async function stop (): Promise<number> {
+  // A named run (LAB_RUN) is stopped alone: others may be going on beside it.
+  const name = runName()
+  const named = name !== undefined
   const run = runState()
   if (run && isAlive(run.pid)) {
     say(`stopping the run of npm start (pid ${run.pid})`)
@@ -34,21 +42,21 @@ export async function stop (): Promise<number> {
     if (!await until(() => !isAlive(run.pid), 2 * STOP_GRACE_MS + 30_000)) signal(run.pid, 'SIGKILL')
   }
   const runner = chooseRunner()
-  if (runner.kind === 'cli') {
+  if (runner.kind === 'cli' && (run || !named)) {
     await execa(runner.dapr, ['stop', '-f', run?.runFile ?? REPO], { reject: false, cwd: REPO })
   }
   // Whatever is left: what the run wrote down (if the same command still runs under that
   // pid), and whatever has this project's runner or files in its command line.
   const procs = await listProcesses()
   const recorded = (run?.processes ?? []).filter((p) => procs.some((q) => q.pid === p.pid && q.cmd === p.cmd))
-  const left = [...new Map([...recorded, ...labProcesses(procs)].map((p) => [p.pid, p])).values()]
+  const left = [...new Map([...recorded, ...labProcesses(procs, name)].map((p) => [p.pid, p])).values()]
   for (const p of left) {
     say(`stopping ${p.cmd.slice(0, 100)} (pid ${p.pid})`)
     signal(p.pid, 'SIGTERM')
   }
   if (!await until(() => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
-  rmSync(RUN_STATE, { force: true })
-  for (const service of run ? run.services.map(serviceNamed) : services) await service.down()
+  rmSync(runStateFile(), { force: true })
+  for (const service of run ? run.services.map(serviceNamed) : named ? [] : services) await service.down()
   say('stopped')
   return 0
 }

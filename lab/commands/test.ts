@@ -6,7 +6,10 @@
 import { execa } from 'execa'
 import { BROKERS, BROKER_NAMES } from '../brokers.ts'
 import { whyNoCluster } from '../cluster/node.ts'
-import { onPath } from '../processes.ts'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { isAlive, onPath } from '../processes.ts'
+import { NAMED_RUNS, namedRunFolder, runStateFile } from '../run/place.ts'
+import { runState } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import { installPackage } from '../services/debian.ts'
 import type { Service } from '../services/service.ts'
@@ -63,6 +66,12 @@ export async function test (argv: string[]): Promise<number> {
     // The Redis restart test restarts only the Redis the project started.
     if (await labRedisPid() === undefined) unavailable.push(`redis-restart: the Redis on 127.0.0.1:${redis.port} was not started by the project, and restarting it is not a test's business`)
     if (!findDaprCli()) unavailable.push('cli: Dapr CLI runner: not tested (no CLI)')
+
+    // The named runs of earlier tests (their logs), but for one still going on.
+    for (const name of existsSync(NAMED_RUNS) ? readdirSync(NAMED_RUNS) : []) {
+      const run = runState(runStateFile(name))
+      if (!run || !isAlive(run.pid)) rmSync(namedRunFolder(name), { recursive: true, force: true })
+    }
 
     say('type-checking (tsc --noEmit)...')
     const tsc = await execa('tsc', ['--noEmit'], { cwd: REPO, preferLocal: true, stdio: 'inherit', reject: false })

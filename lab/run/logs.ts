@@ -1,10 +1,19 @@
 // Where a run's log files are: `<appDir>/.dapr/logs/<name>_<app|daprd>_<time>.log`, as the
-// Dapr CLI writes them, and the project's runner too.
+// Dapr CLI writes them, and the project's runner too; a named run's (LAB_RUN, place.ts)
+// are in its own folder when the project's runner writes them (the CLI's stay where it puts them).
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO } from '../settings.ts'
+import { namedRunFolder, runName } from './place.ts'
 
-export const logDir = (appDir: string): string => join(appDir, '.dapr', 'logs')
+/** Where the apps' and sidecars' logs go (the project's runner, lab:crash). */
+export const logDir = (appDir: string, run = runName()): string => run ? join(namedRunFolder(run), 'logs') : cliLogDir(appDir)
+const cliLogDir = (appDir: string): string => join(appDir, '.dapr', 'logs')
+
+/** Where an app's logs are found: the run's own folder, else where the Dapr CLI writes them. */
+function logDirs (appDir: string, run = runName()): string[] {
+  return [...new Set([logDir(appDir, run), cliLogDir(appDir)])].filter((d) => existsSync(d) && readdirSync(d).length > 0).slice(0, 1)
+}
 
 /** A new log file's name: `name` is the app id, or `<id>-<n>` for instance n > 1 of --instances. */
 export const logFile = (appDir: string, name: string, kind: 'app' | 'daprd', stamp = timestamp()): string =>
@@ -26,23 +35,23 @@ export function startedAt (file: string): number {
 }
 
 /** The log files of an app, newest first (`dir` relative to the repository, or absolute). */
-export function logsNewestFirst (dir: string, name: string, kind: 'app' | 'daprd'): string[] {
-  const logs = logDir(join(REPO, dir))
-  if (!existsSync(logs)) return []
+export function logsNewestFirst (dir: string, name: string, kind: 'app' | 'daprd', run = runName()): string[] {
+  const [logs] = logDirs(join(REPO, dir), run)
+  if (logs === undefined) return []
   const files = readdirSync(logs).filter((f) => f.startsWith(`${name}_${kind}_`)).map((f) => join(logs, f))
   return files.sort((a, b) => startedAt(b) - startedAt(a) || statSync(b).mtimeMs - statSync(a).mtimeMs)
 }
 
-/** The newest log file of an app. */
-export const newestLog = (dir: string, name: string, kind: 'app' | 'daprd'): string | undefined => logsNewestFirst(dir, name, kind)[0]
+/** The newest log file of an app (of the named run `run`, when given). */
+export const newestLog = (dir: string, name: string, kind: 'app' | 'daprd', run = runName()): string | undefined => logsNewestFirst(dir, name, kind, run)[0]
 
 /**
  * The log files of the last run among those of `dir` whose names match: the newest one,
  * and the others started within 30 s of it (the time in a log's name is its start).
  */
 export function recentLogs (dir: string, name: RegExp): string[] {
-  const logs = logDir(join(REPO, dir))
-  if (!existsSync(logs)) return []
+  const [logs] = logDirs(join(REPO, dir))
+  if (logs === undefined) return []
   const files = readdirSync(logs).filter((f) => name.test(f)).map((f) => ({ file: join(logs, f), at: startedAt(f) }))
   const newest = Math.max(...files.map((f) => f.at))
   return files.filter((f) => newest - f.at <= 30_000).map((f) => f.file)

@@ -14,7 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CONFIG_VARIABLES } from '../../shared/config.ts'
 import type { Plan } from '../plan.ts'
 import { ProcessWatch, signal, type Proc } from '../processes.ts'
-import { LAB_STATE, REPO, STOP_GRACE_MS, say } from '../settings.ts'
+import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
+import { runStateFile } from './place.ts'
 
 /** The project's runner, which stands in for `dapr run -f` where there is no Dapr CLI. */
 export const RUNNER = join(REPO, 'lab', 'run', 'multi-app-run.ts')
@@ -34,7 +35,6 @@ export interface RunState {
   /** The servers this `npm start` started (and stops again when it ends). */
   services: string[]
 }
-export const RUN_STATE = join(LAB_STATE, 'lab-run.json')
 
 /** Presses closer together than this are one Ctrl+C: the terminal and npm both deliver it. */
 const SAME_PRESS_MS = 500
@@ -67,9 +67,10 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
   }
   const watch = new ProcessWatch(child.pid!).start()
   const appSettings = Object.fromEntries(CONFIG_VARIABLES.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]))
+  const stateFile = runStateFile()
   const saveState = () => {
     const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: child.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: watch.alive(), services }
-    try { mkdirSync(dirname(RUN_STATE), { recursive: true }); writeFileSync(RUN_STATE, JSON.stringify(state, null, 2)) } catch { /* only a help for npm run stop */ }
+    try { mkdirSync(dirname(stateFile), { recursive: true }); writeFileSync(stateFile, JSON.stringify(state, null, 2)) } catch { /* only a help for npm run stop */ }
   }
   saveState()
   const saving = setInterval(saveState, 2000)
@@ -112,17 +113,17 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
     }
     watch.stop()
     clearInterval(saving)
-    rmSync(RUN_STATE, { force: true })
+    rmSync(stateFile, { force: true })
     return forced ? 130 : code
   })()
   return { done, interrupt }
 }
 
-/** The run going on, as its `npm start` last wrote it down, if there is one. */
-export function runState (): RunState | undefined {
-  if (!existsSync(RUN_STATE)) return undefined
+/** The run going on (this LAB_RUN's, or the unnamed one), as its `npm start` last wrote it down, if there is one. */
+export function runState (file = runStateFile()): RunState | undefined {
+  if (!existsSync(file)) return undefined
   try {
-    return JSON.parse(readFileSync(RUN_STATE, 'utf8')) as RunState
+    return JSON.parse(readFileSync(file, 'utf8')) as RunState
   } catch {
     return undefined
   }

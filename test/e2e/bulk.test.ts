@@ -23,13 +23,13 @@ describe.each(['redis', 'kafka'])('bulk subscribe on %s (POST /orders/bulk, real
     const dead = lab.lines.filter(isDeadLetterLine)
     expect(dead).toHaveLength(3)
     for (const id of ['"poison-1"', '"poison-2"', '"poison-3"']) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
-    const [subscription] = await (await fetch('http://127.0.0.1:6001/dapr/subscribe')).json() as Array<{ route: string, bulkSubscribe?: { enabled: boolean } }>
+    const [subscription] = await (await fetch(`${await lab.url()}/dapr/subscribe`)).json() as Array<{ route: string, bulkSubscribe?: { enabled: boolean } }>
     expect(subscription).toMatchObject({ route: '/orders/bulk', bulkSubscribe: { enabled: true } })
     // Every order came through the bulk route: one histogram entry per batch, none on POST /orders.
-    const metrics = await (await fetch('http://127.0.0.1:6001/metrics')).text()
+    const metrics = await (await fetch(`${await lab.url()}/metrics`)).text()
     expect(metrics).toMatch(/^order_handler_seconds_count\{status="bulk"\} [1-9]/m)
     expect(metrics).not.toMatch(/^order_handler_seconds_count\{status="SUCCESS"\}/m)
-    expect(await (await fetch('http://127.0.0.1:6001/stats')).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
+    expect(await (await fetch(`${await lab.url()}/stats`)).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
   })
 
   if (broker === 'kafka') it.skipIf(notOnThisMachine(broker))('SIGKILL the order-processor mid-run; orders published while it is down are delivered once it is started again; each processed exactly once in effect', async () => {

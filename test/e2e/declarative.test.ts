@@ -19,7 +19,7 @@ describe('npm start -- --declarative', () => {
     await runUntil(lab, '19 orders and 1 dead letter', () => new Set(lab!.received()).size === 19 && lab!.output.includes('Dead letter #1: orderId="poison-1"'))
 
     // The app announced nothing: the sidecar took both subscriptions from the YAML.
-    expect(await (await fetch('http://127.0.0.1:6001/dapr/subscribe')).json()).toEqual([])
+    expect(await (await fetch(`${await lab.url()}/dapr/subscribe`)).json()).toEqual([])
     const used = parseAllDocuments(readFileSync(join(REPO, '.dapr', 'runs', 'redis-declarative', 'resources', 'orders.yaml'), 'utf8')).map((d) => d.toJS())
     expect(used.map((s) => [s.kind, s.apiVersion, s.spec.topic, s.spec.routes.default, s.scopes])).toEqual([
       ['Subscription', 'dapr.io/v2alpha1', topic, '/orders', ['order-processor', 'shipping']],

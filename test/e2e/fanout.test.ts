@@ -11,14 +11,14 @@ describe('npm start -- --fanout', () => {
   afterAll(() => lab?.dispose())
 
   it('delivers orderId 1..19 exactly once to the order-processor and exactly once to shipping', async () => {
-    expect(await portIsFree(6002), 'port 6002 (shipping) is taken before the run').toBe(true)
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20' }, ['--fanout'])
+    const port = await lab.appPort('shipping')
     const shipped = () => lab!.lines.flatMap((l) => /== APP - shipping ==.*Shipping label printed for orderId=(\d+) /.exec(l)?.[1] ?? []).map(Number)
     await runUntil(lab, '19 orders at both subscribers', () => new Set(lab!.received()).size === 19 && new Set(shipped()).size === 19)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
     await lab.stop()
     expectEachOnce(lab.received(), lab.output)
     expectEachOnce(shipped(), lab.output)
-    expect(await portIsFree(6002)).toBe(true)
+    expect(await portIsFree(port)).toBe(true)
   })
 })

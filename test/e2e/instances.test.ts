@@ -1,7 +1,7 @@
 // Competing consumers: three order-processors under one app id share one consumer group,
 // so the broker hands each order to exactly one of them.
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, portIsFree, processedOrderIds, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, processedOrderIds, runUntil, uniqueTopic } from './lab.ts'
 import { allAcceptedLine, receivedOrderId } from '../../shared/log-lines.ts'
 
 describe('npm start -- --instances 3', () => {
@@ -12,8 +12,9 @@ describe('npm start -- --instances 3', () => {
   afterAll(() => lab?.dispose())
 
   it('processes each order exactly once across the three instances, and shares them out', async () => {
-    for (const port of [6001, 6011, 6021]) expect(await portIsFree(port), `port ${port}`).toBe(true)
     lab = new Lab(topic, { ORDER_COUNT: String(count), PUBLISH_INTERVAL_MS: '20' }, ['--instances', '3'])
+    const ports = [await lab.appPort('order-processor', 1), await lab.appPort('order-processor', 2), await lab.appPort('order-processor', 3)]
+    expect(new Set(ports).size, 'a port of its own for each instance').toBe(3)
     await runUntil(lab, `${count} orders processed`, () => lab!.received().length >= count)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(count)), 30_000)
 

@@ -10,15 +10,15 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
 
   afterAll(() => lab?.dispose())
 
-  it('delivers orderId 1..19 exactly once each, then Ctrl+C (pressed twice) leaves no process and frees port 6001', async () => {
-    expect(await portIsFree(6001), 'port 6001 is taken before the run; stop what holds it (npm run stop)').toBe(true)
+  it('delivers orderId 1..19 exactly once each, then Ctrl+C (pressed twice) leaves no process and frees the app port', async () => {
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '50', LAB_RUNNER: runner })
+    const port = await lab.appPort()
 
     await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 150_000)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
 
     // The order-processor's Prometheus counters agree with what the run sent.
-    const metrics = await (await fetch('http://127.0.0.1:6001/metrics')).text()
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1])
     expect(value('orders_received_total'), metrics).toBe(19)
     expect(value('orders_processed_total')).toBe(19)
@@ -38,7 +38,7 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
     expect(lab.output).toMatch(/Subscriber received: orderId=19, customerName=Customer 19, amount=190, status=Pending/)
 
     expect(await lab.processes()).toEqual([])
-    expect(await portIsFree(6001)).toBe(true)
+    expect(await portIsFree(port)).toBe(true)
   })
 
   it('npm start -- --prod: the compiled apps on plain node, without the TypeScript loader, log JSON lines and deliver orderId 1..19 exactly once', async () => {
@@ -60,12 +60,14 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
     const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
     try {
       await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
+      const port = await killed.appPort()
       await killHard((await killed.find('node lab/bootstrap.mjs start')).pid)
       expect((await killed.processes()).some((p) => p.cmd.includes('daprd')), 'the sidecars outlive a killed npm start').toBe(true)
-      const stop = await runTracked('npm', ['run', 'stop'], { env: { ...process.env, LAB_RUNNER: runner } })
+      // The run's name: `npm run stop` stops that run only, not the others going on beside it.
+      const stop = await runTracked('npm', ['run', 'stop'], { env: { ...process.env, LAB_RUNNER: runner, LAB_RUN: killed.run } })
       expect(stop.status, stop.stdout + stop.stderr).toBe(0)
       await until('every process of the killed run to be gone', async () => (await killed.processes()).filter((p) => p.pid !== killed.child.pid).length === 0, 30_000)
-      expect(await portIsFree(6001)).toBe(true)
+      expect(await portIsFree(port)).toBe(true)
     } finally {
       await killed.dispose()
     }

@@ -4,7 +4,8 @@
 // behind. Every run has a topic of its own, so runs cannot see each other's orders.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect } from 'vitest'
@@ -13,6 +14,7 @@ import { ProcessWatch, flagOf, isAlive, type Proc } from '../../lab/processes.ts
 import { findDaprCli } from '../../lab/plan.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
+import { readRunFile } from '../../lab/run-file.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
@@ -50,17 +52,22 @@ export function eachRunner (title: string, body: (runner: RunnerKind) => void): 
   for (const runner of RUNNERS) describe.skipIf(runnerMissing(runner))(title.replace('%s', runner), () => body(runner))
 }
 
+let labs = 0
+
 export class Lab {
   readonly lines: string[] = []
   readonly child: ChildProcess
   readonly watch: ProcessWatch
+  /** The run's name (LAB_RUN): its own folder, ports and logs, so that runs can go on side by side. */
+  readonly run: string
   exitCode: number | null | undefined
 
   /** `npm start` with `args`, on the project's runner unless env says LAB_RUNNER=cli. */
-  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], cwd = REPO, command = ['npm', 'start']) {
+  constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], readonly cwd = REPO, command = ['npm', 'start']) {
+    this.run = env.LAB_RUN ?? `${topic}-${++labs}`
     this.child = spawn(command[0]!, [...command.slice(1), ...(args.length ? ['--', ...args] : [])], {
       cwd,
-      env: { ...process.env, LAB_RUNNER: 'project', ORDERS_TOPIC: topic, ...env },
+      env: { ...process.env, LAB_RUNNER: 'project', ORDERS_TOPIC: topic, LAB_RUN: this.run, ...env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -91,6 +98,27 @@ export class Lab {
   }
 
   get output (): string { return this.lines.join('\n') }
+
+  /** The port an app of this run listens on, from its run file (the plan gives a named run ports of its own). */
+  async appPort (appId = 'order-processor', instance = 1): Promise<number> {
+    const file = join(this.cwd, '.dapr', 'named-runs', this.run, 'dapr.yaml')
+    await until(`the run file of ${this.run}`, () => existsSync(file) || this.exitCode !== undefined, 60_000)
+    const port = readRunFile(file).apps.filter((a) => a.appID === appId)[instance - 1]?.appPort
+    if (port === undefined) throw new Error(`${file} has no port for ${appId} #${instance}\n${this.output}`)
+    return port
+  }
+
+  /** The base URL of an app of this run. */
+  async url (appId = 'order-processor'): Promise<string> {
+    return `http://127.0.0.1:${await this.appPort(appId)}`
+  }
+
+  /** The newest log file of an app or its sidecar in this run. */
+  log (appId: string, kind: 'app' | 'daprd'): string {
+    const file = newestLog(appId === 'checkout' ? 'publisher' : 'subscriber', appId, kind, this.run)
+    if (file === undefined) throw new Error(`no ${kind} log of ${appId} in run ${this.run}`)
+    return file
+  }
 
   /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
   received (): number[] {
@@ -256,7 +284,7 @@ export async function expectExactlyOnceInEffect (topic: string, n: number, lines
  * order-processor, starts it again after SECONDS (its output is the returned Lab's).
  */
 export function startCrash (lab: Lab, seconds: number): Lab {
-  return new Lab(lab.topic, {}, [String(seconds)], REPO, ['npm', 'run', 'lab:crash'])
+  return new Lab(lab.topic, { LAB_RUN: lab.run }, [String(seconds)], REPO, ['npm', 'run', 'lab:crash'])
 }
 
 /** For a test file: `track(lab)` disposes of the lab after the test, however it ended. */
@@ -311,7 +339,7 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
   const next = await restarted?.(again) ?? []
   const later = () => [...again.lines, ...next]
   await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...later()])
-  expectNoLedgerRetries()
+  expectNoLedgerRetries(lab)
   // A log line reaches us after its order's ledger entry (an asynchronous destination, pipes).
   await until('50 orders logged as processed after the restart', () => receivedOrderIds(later()).length >= 50, 10_000)
     .catch((err: Error) => { throw new Error(`${err.message}\n${later().slice(-40).join('\n')}`) })
@@ -323,8 +351,8 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
  * The order-processor's sidecar retried none of the ledger's state calls: the answer
  * "already recorded" to a redelivered order is a conflict, not a failure to retry.
  */
-export function expectNoLedgerRetries (): void {
-  const log = newestLog('subscriber', 'order-processor', 'daprd')!
+export function expectNoLedgerRetries (lab: Lab): void {
+  const log = lab.log('order-processor', 'daprd')
   const retries = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('component[statestore] output. Retrying'))
   expect(retries, `ledger calls retried by the sidecar (${log})`).toEqual([])
 }

@@ -34,12 +34,13 @@ describe.skipIf(notOnThisMachine('chromium'))('the live view (GET /) in headless
     const token = 'live-view-token'
     // Slow enough to watch them arrive, and a poison order to show a dead letter.
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '150', POISON_EVERY: '10', APP_API_TOKEN: token })
-    await runUntil(lab, 'the order-processor to listen', () => lab!.output.includes('Server listening at http://127.0.0.1:6001'))
+    const url = await lab.url()
+    await runUntil(lab, 'the order-processor to listen', () => lab!.output.includes(`Server listening at ${url}`))
 
     browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] })
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
-    expect((await page.goto('http://127.0.0.1:6001/'))!.status(), 'without the token').toBe(401)
-    await page.goto(`http://127.0.0.1:6001/?token=${token}`)
+    expect((await page.goto(`${url}/`))!.status(), 'without the token').toBe(401)
+    await page.goto(`${url}/?token=${token}`)
 
     const processed = page.locator('li[data-kind=processed]')
     await processed.nth(18).waitFor({ timeout: 60_000 })

@@ -29,7 +29,7 @@ describe.each([
     const priority = receivedOrderIds(lab.lines.filter(isPriorityLine)).sort((a, b) => a - b)
     expect(priority).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
 
-    const answer = await (await fetch('http://127.0.0.1:6001/dapr/subscribe')).json() as Array<{ routes?: unknown }>
+    const answer = await (await fetch(`${await lab.url()}/dapr/subscribe`)).json() as Array<{ routes?: unknown }>
     if (kind === 'programmatic') expect(answer[0]!.routes).toEqual({ rules: [{ match: 'event.data.amount >= 100.0', path: PRIORITY_ROUTE }], default: '/orders' })
     else expect(answer, 'declarative: the app announces none').toEqual([])
   })

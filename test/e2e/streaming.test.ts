@@ -31,8 +31,8 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
       expect(dead).toHaveLength(3)
       for (const id of ['"poison-1"', '"poison-2"', '"poison-3"']) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
       // Nothing came over HTTP: the app announced no subscription.
-      expect(await (await fetch('http://127.0.0.1:6001/dapr/subscribe')).json()).toEqual([])
-      expect(await (await fetch('http://127.0.0.1:6001/stats')).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
+      expect(await (await fetch(`${await lab.url()}/dapr/subscribe`)).json()).toEqual([])
+      expect(await (await fetch(`${await lab.url()}/stats`)).json()).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0 })
     })
   }
 
@@ -54,7 +54,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     await runUntil(lab, 'the stream to be down', () => lab.output.includes(`Streaming subscription to ${topic} is down`), 30_000)
     await runUntil(lab, 'the stream to open again', () => opened(lab, topic) === 2, 90_000)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
-    expectNoLedgerRetries()
+    expectNoLedgerRetries(lab)
     expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(killed)
   })
 })

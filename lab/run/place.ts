@@ -1,0 +1,21 @@
+// Where a run's files live. Runs that go on side by side (the end-to-end tests do) are
+// named by LAB_RUN: each has its own folder, .dapr/named-runs/<name>/, with its run file,
+// resources, state file and (with the project's runner) its logs, and its apps get ports
+// of their own (lab/plan.ts). An unnamed run (`npm start`) keeps the usual places.
+import { join } from 'node:path'
+import { LAB_STATE, LabError } from '../settings.ts'
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+/** The name of this run (LAB_RUN), if it has one. */
+export function runName (env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = env.LAB_RUN || undefined
+  if (name !== undefined && !NAME.test(name)) throw new LabError(`LAB_RUN names a run: lower-case letters, digits and dashes, not "${name}".`)
+  return name
+}
+
+export const NAMED_RUNS = join(LAB_STATE, 'named-runs')
+export const namedRunFolder = (name: string): string => join(NAMED_RUNS, name)
+
+/** What `npm run stop`, the doctor and lab:crash read of the run going on (lab/run/supervise.ts writes it). */
+export const runStateFile = (name = runName()): string => name ? join(namedRunFolder(name), 'lab-run.json') : join(LAB_STATE, 'lab-run.json')
