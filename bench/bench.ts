@@ -32,7 +32,7 @@ import { RUNNER } from '../lab/run/supervise.ts'
 import { ensureDaprRuntime } from '../lab/services/dapr-runtime.ts'
 import { redis as redisService } from '../lab/services/redis.ts'
 import { PORTS } from '../lab/settings.ts'
-import { receivedOrderId } from '../shared/log-lines.ts'
+import { appPrefix, receivedOrderId } from '../shared/log-lines.ts'
 
 const SCENARIOS = ['raw', 'floor', 'dapr-http', 'dapr-stream', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
 type Scenario = typeof SCENARIOS[number]
@@ -457,7 +457,7 @@ async function startupScenario (): Promise<void> {
     for (const stream of [child.stdout!, child.stderr!]) {
       stream.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-20_000)
-        if (firstOrderS === undefined && output.split('\n').some((l) => l.startsWith('== APP - order-processor == ') && receivedOrderId(l) === 1)) {
+        if (firstOrderS === undefined && output.split('\n').some((l) => l.startsWith(appPrefix('order-processor')) && receivedOrderId(l) === 1)) {
           firstOrderS = (Date.now() - t0) / 1000
           resolve()
         }

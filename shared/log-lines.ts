@@ -23,3 +23,68 @@ export const deadLetterLine = (n: number, orderId: unknown, eventId: string | un
 export const isDeadLetterLine = (line: string): boolean => /Dead letter #\d+: orderId=/.test(line)
 
 export const allAcceptedLine = (count: number): string => `All ${count} orders were accepted by Dapr.`
+
+/** A poison order the checkout sent on purpose (POISON_EVERY). */
+export const poisonPublishedLine = (poison: object | string): string => `Published poison order: ${typeof poison === 'string' ? poison : JSON.stringify(poison)}`
+export const isPoisonPublishedLine = (line: string): boolean => line.includes('Published poison order: ')
+
+/** The checkout says how it publishes when it does not publish plainly. */
+export const outboxLine = (store: string): string => `OUTBOX=true: each order is saved in ${store} and published by the same state transaction`
+export const isOutboxLine = (line: string): boolean => line.includes('OUTBOX=true: ')
+export const ttlLine = (seconds: number): string => `ORDER_TTL_SECONDS=${seconds}: an order not delivered within ${seconds} s expires, and Dapr drops it`
+export const isTtlLine = (line: string): boolean => line.includes('ORDER_TTL_SECONDS=')
+
+/** Why an order is answered DROP: `orderId` as the order claims it (JSON), or '?'. */
+export const droppedLine = (orderId: string, deadLetterTopic: string, problem: string): string => `Dropping order ${orderId} to ${deadLetterTopic}: ${problem}`
+/** Whether a line says the order with this orderId (as JSON: `"poison-1"`, `7`) was dropped; any order when none is given. */
+export const isDroppedLine = (line: string, orderId?: string): boolean => line.includes(`Dropping order ${orderId ?? ''}`)
+
+export const retryLine = (orderId: number, why: string): string => `Processing orderId=${orderId} failed (${why}); asking Dapr to retry`
+export const isRetryLine = (line: string, orderId: number): boolean => line.includes(`Processing orderId=${orderId} failed`)
+
+export const alreadyProcessedLine = (orderId: number, event: string): string => `Already processed orderId=${orderId} (event ${event}); acknowledging the redelivery`
+/** The orderId of an `Already processed orderId=N ...` line, else undefined. */
+export function alreadyProcessedOrderId (line: string): number | undefined {
+  const id = /Already processed orderId=(\d+)/.exec(line)?.[1]
+  return id === undefined ? undefined : Number(id)
+}
+
+/** A streaming subscription (shared/subscriber/streaming.ts) opened, or broke. */
+export const streamOpenLine = (topic: string, grpcPort: number): string => `Streaming subscription to ${topic} is open (gRPC, port ${grpcPort})`
+export const isStreamOpenLine = (line: string, topic: string): boolean => line.includes(`Streaming subscription to ${topic} is open `)
+export const streamDownLine = (topic: string, why: string): string => `Streaming subscription to ${topic} is down (${why}); opening it again until the sidecar answers`
+export const isStreamDownLine = (line: string, topic: string): boolean => line.includes(`Streaming subscription to ${topic} is down `)
+
+/** The work of the fan-out's and the shop's subscribers. */
+export const shippedLine = (order: Order): string => `Shipping label printed for orderId=${order.orderId} (${order.customerName})`
+/** The orderId of a `Shipping label printed ...` line, else undefined. */
+export function shippedOrderId (line: string): number | undefined {
+  const id = /Shipping label printed for orderId=(\d+) /.exec(line)?.[1]
+  return id === undefined ? undefined : Number(id)
+}
+export const billedLine = (order: Order): string => `Billed orderId=${order.orderId}: ${order.amount} for ${order.customerName}`
+export const notifiedLine = (order: Order): string => `Notified ${order.customerName}: orderId=${order.orderId} is confirmed`
+export const billReceivedLine = (bill: Order): string => `Bill received: orderId=${bill.orderId}, amount=${bill.amount}, status=${bill.status}`
+export const isBillReceivedLine = (line: string): boolean => line.includes('Bill received: ')
+
+/** The logger's name of instance n of --instances (shared/logger.ts): `order-processor#2`. */
+export const instanceName = (app: string, n: number): string => `${app}#${n}`
+/** Which instance of `app` wrote a pretty log line (`... (order-processor#2): ...`), if one did. */
+export function instanceOf (line: string, app: string): number | undefined {
+  const n = new RegExp(`\\(${app}#(\\d+)\\): `).exec(line)?.[1]
+  return n === undefined ? undefined : Number(n)
+}
+
+// The lab's own lines about a run: the project's runner and lab:crash.
+
+/** The console prefix of an app's or a sidecar's lines, as the Dapr CLI prints them. */
+export const appPrefix = (appId: string): string => `== APP - ${appId} == `
+export const sidecarPrefix = (appId: string): string => `== DAPR - ${appId} == `
+export const sidecarRestartLine = (appId: string, how: string, log: string): string => `${sidecarPrefix(appId)}daprd exited (${how}) while running; restarting it. Its log: ${log}`
+export const isSidecarRestartLine = (line: string, appId: string, how = 'SIGKILL'): boolean => line.includes(`${sidecarPrefix(appId)}daprd exited (${how}) while running; restarting it`)
+export const appExitedLine = (appId: string, how: string | number): string => `Exited App (${appId}) with code ${how}`
+export const isAppExitedLine = (line: string, appId: string): boolean => line.includes(`Exited App (${appId}) `)
+export const crashKilledLine = (pid: number): string => `Killed the order-processor (pid ${pid}) with SIGKILL. Its sidecar stops delivering once its health check fails; the orders wait in the broker.`
+export const isCrashKilledLine = (line: string): boolean => line.includes('Killed the order-processor ')
+export const crashRestartedLine = (pid: number | undefined, seconds: number, log: string): string => `Started it again (pid ${pid}) after ${seconds} s; its log: ${log}`
+export const isCrashRestartedLine = (line: string): boolean => line.includes('Started it again ')

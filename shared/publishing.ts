@@ -6,7 +6,7 @@ import type { DaprClient } from '@dapr/dapr'
 import type { Config } from './config.ts'
 import { OUTBOX_STORE_NAME, outboxKey, PUBSUB_NAME } from './pubsub.ts'
 import { makeOrder, makePoisonOrder } from './order.ts'
-import { publishedLine } from './log-lines.ts'
+import { poisonPublishedLine, publishedLine } from './log-lines.ts'
 
 export interface PublishResult {
   accepted: number
@@ -68,7 +68,7 @@ export async function publishOrders (client: DaprClient, config: Config, log: Lo
       if (poisonError) log.error({ err: poisonError }, `Publish of a poison order failed: ${String(poisonError)}`)
       else {
         result.poison++
-        log.warn(`Published poison order: ${typeof poison === 'string' ? poison : JSON.stringify(poison)}`)
+        log.warn(poisonPublishedLine(poison))
       }
     }
     if (n < config.orderCount) await sleep(config.publishIntervalMs, undefined, { signal }).catch(() => {})

@@ -6,6 +6,7 @@
 // the files (not a pipe) costs the processes under test nothing.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { alreadyProcessedOrderId, receivedOrderId } from '../../shared/log-lines.ts'
 
 export interface Processed {
   orderId: number
@@ -15,8 +16,8 @@ export interface Processed {
 /** One log line, if it says an order was processed or a redelivery was caught. Pure. */
 export function parseLine (line: string): { processed: Processed } | { redelivered: number } | undefined {
   // Cheap checks first: most lines of a run are one of these two, the rest are skipped.
-  const received = line.includes('Subscriber received')
-  if (!received && !line.includes('Already processed')) return undefined
+  const received = receivedOrderId(line) !== undefined
+  if (!received && alreadyProcessedOrderId(line) === undefined) return undefined
   let entry: { orderId?: unknown, latencyMs?: unknown }
   try {
     entry = JSON.parse(line.slice(line.indexOf('{'))) as typeof entry

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../shared/config.ts'
-import { allAcceptedLine, isDeadLetterLine, isPriorityLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { allAcceptedLine, instanceOf, isDeadLetterLine, isOutboxLine, isPoisonPublishedLine, isPriorityLine, isPublishedLine, isTtlLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { orderProblem } from '../../shared/order.ts'
 import { deadLetterTopic, isPriority, outboxKey, PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
@@ -91,7 +91,7 @@ const exercises: Record<number, () => Promise<void> | void> = {
   // CLI may write two into one: so the lines of the last run's logs count, not the files.
   4 () {
     const lines = recentLogs('subscriber', /^order-processor(-\d+)?_app_/).flatMap(read)
-    const of = (n: number) => lines.filter((l) => l.includes(`(order-processor#${n})`))
+    const of = (n: number) => lines.filter((l) => instanceOf(l, 'order-processor') === n)
     if (!verify([1, 2, 3].every((n) => of(n).length > 0), 'three order-processor instances ran', 'run `npm start -- --instances 3`')) return
     const perInstance = [1, 2, 3].map((n) => receivedIn(of(n)))
     eachOnce(perInstance.flat(), 'the three instances together')
@@ -114,7 +114,7 @@ const exercises: Record<number, () => Promise<void> | void> = {
 
   // 6. Send a poison order and find it in the dead-letter topic.
   async 6 () {
-    const poison = read(newestLog('publisher', 'checkout', 'app')).filter((l) => l.includes('Published poison order'))
+    const poison = read(newestLog('publisher', 'checkout', 'app')).filter(isPoisonPublishedLine)
     if (!verify(poison.length > 0, `the checkout sent ${poison.length} poison order(s)`, 'run `POISON_EVERY=5 npm start`')) return
     const dead = read(newestLog('subscriber', 'order-processor', 'app')).filter(isDeadLetterLine)
     verify(dead.length === poison.length, `the order-processor logged ${dead.length} dead letter(s) for ${poison.length} poison order(s)`, 'let the run finish')
@@ -161,7 +161,7 @@ const exercises: Record<number, () => Promise<void> | void> = {
   async 10 () {
     const [last, previous] = logsNewestFirst('publisher', 'checkout', 'app').map(read)
     const expiring = (previous ?? []).filter(isPublishedLine).length
-    if (!verify((previous ?? []).some((l) => l.includes('ORDER_TTL_SECONDS=')) && expiring > 0,
+    if (!verify((previous ?? []).some(isTtlLine) && expiring > 0,
       `the run before the last published ${expiring} order(s) with a time to live`, 'run `ORDER_COUNT=5 npm start -- --app checkout --ttl 1`, stop it, then `npm start`')) return
     checkoutFinished(last)
     const lines = read(newestLog('subscriber', 'order-processor', 'app'))
@@ -180,7 +180,7 @@ const exercises: Record<number, () => Promise<void> | void> = {
   // 11. The transactional outbox.
   async 11 () {
     const checkout = read(newestLog('publisher', 'checkout', 'app'))
-    if (!verify(checkout.some((l) => l.includes('OUTBOX=true')), 'the checkout saved and published through the outbox', 'run `npm start -- --outbox`')) return
+    if (!verify(checkout.some(isOutboxLine), 'the checkout saved and published through the outbox', 'run `npm start -- --outbox`')) return
     checkoutFinished(checkout)
     const saved = await redis((r) => Promise.all(all.map((id) => r.hget(`checkout||${outboxKey(topic, id)}`, 'data')))) ?? []
     verify(saved.every((data) => data !== null), `the outbox store holds orders 1..${orderCount} (${saved.filter((d) => d !== null).length} found, keys checkout||${outboxKey(topic, '<orderId>')})`)

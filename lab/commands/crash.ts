@@ -10,6 +10,7 @@ import { createWriteStream, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { portToPid } from 'pid-port'
+import { crashKilledLine, crashRestartedLine } from '../../shared/log-lines.ts'
 import { readRunFile } from '../run-file.ts'
 import { logDir, logFile } from '../run/logs.ts'
 import { runState } from '../run/supervise.ts'
@@ -53,7 +54,7 @@ export async function crash (argv: string[]): Promise<number> {
   }
 
   process.kill(pid, 'SIGKILL')
-  console.log(`Killed the order-processor (pid ${pid}) with SIGKILL. Its sidecar stops delivering once its health check fails; the orders wait in the broker.`)
+  console.log(crashKilledLine(pid))
   await sleep(seconds * 1000)
 
   mkdirSync(logDir(appDir), { recursive: true })
@@ -64,7 +65,7 @@ export async function crash (argv: string[]): Promise<number> {
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk: Buffer) => { process.stdout.write(chunk); log.write(chunk) })
   }
-  console.log(`Started it again (pid ${child.pid}) after ${seconds} s; its log: ${logPath}`)
+  console.log(crashRestartedLine(child.pid, seconds, logPath))
 
   // Lives as long as the run: when the sidecar is gone (Ctrl+C on npm start), so is this.
   const stop = () => { if (child.exitCode === null) child.kill('SIGTERM') }

@@ -14,6 +14,7 @@ import { appendFileSync, createWriteStream, existsSync, mkdirSync, type WriteStr
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { appExitedLine, appPrefix, sidecarPrefix, sidecarRestartLine } from '../../shared/log-lines.ts'
 import { readRunFile, type AppSpec, type RunFile } from '../run-file.ts'
 import { freePort } from '../ports.ts'
 import { logDir, logFile, timestamp } from './logs.ts'
@@ -70,7 +71,7 @@ function launch (id: string, role: Running['role'], command: string, args: strin
   const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   const restart = () => launch(id, role, command, args, cwd, env, logPath, toConsole)
   const entry: Running = { id, role, child, logPath, recent: [], restart }
-  const prefix = toConsole ? `== ${role === 'app' ? 'APP' : 'DAPR'} - ${id} == ` : undefined
+  const prefix = toConsole ? (role === 'app' ? appPrefix(id) : sidecarPrefix(id)) : undefined
   pipeLines(child.stdout!, prefix, log, entry.recent)
   pipeLines(child.stderr!, prefix, log, entry.recent)
   child.on('error', (err) => say(`== ${id} == cannot start ${command}: ${err.message}`))
@@ -81,18 +82,18 @@ function launch (id: string, role: Running['role'], command: string, args: strin
     if (role === 'daprd' && entry.ready) {
       // It ran before, so its configuration is fine: restart it as Kubernetes would a
       // sidecar container, on the same ports. Orders it had taken come back from the broker.
-      say(`== DAPR - ${id} == daprd exited (${signal ?? `code ${code}`}) while running; restarting it. Its log: ${logPath}`)
+      say(sidecarRestartLine(id, signal ?? `code ${code}`, logPath))
       running.splice(running.indexOf(entry), 1)
       const again = entry.restart()
       void sidecarReady(again, Number(args[args.indexOf('--dapr-http-port') + 1]))
     } else if (role === 'daprd') {
-      say(`== DAPR - ${id} == daprd exited (${signal ?? `code ${code}`}). Its log: ${logPath}`)
+      say(`${sidecarPrefix(id)}daprd exited (${signal ?? `code ${code}`}). Its log: ${logPath}`)
       const cause = causeOf(entry.recent)
-      if (cause) say(`== DAPR - ${id} == Cause: ${cause}`)
-      for (const line of errorsIn(entry.recent)) say(`== DAPR - ${id} == ${line}`)
+      if (cause) say(`${sidecarPrefix(id)}Cause: ${cause}`)
+      for (const line of errorsIn(entry.recent)) say(`${sidecarPrefix(id)}${line}`)
       void stop(1)
     } else {
-      say(`Exited App (${id}) with code ${code ?? signal}`)
+      say(appExitedLine(id, code ?? signal ?? 'unknown'))
     }
   })
   running.push(entry)
@@ -204,8 +205,8 @@ async function sidecarReady (sidecar: Running, httpPort: number, appPort?: numbe
   const cause = waitingForApp && appPort !== undefined
     ? `it is still waiting for the app to listen on port ${appPort} (did the app start? is appPort in dapr.yaml the port it listens on?)`
     : 'see the last lines of its log below'
-  say(`== DAPR - ${sidecar.id} == not ready after ${readyTimeoutS} s: ${cause}. Its log: ${sidecar.logPath}`)
-  for (const line of errorsIn(sidecar.recent)) say(`== DAPR - ${sidecar.id} == ${line}`)
+  say(`${sidecarPrefix(sidecar.id)}not ready after ${readyTimeoutS} s: ${cause}. Its log: ${sidecar.logPath}`)
+  for (const line of errorsIn(sidecar.recent)) say(`${sidecarPrefix(sidecar.id)}${line}`)
   await stop(1)
 }
 

@@ -4,7 +4,7 @@ import { loadConfigOrExit } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { publishOrders } from '../../shared/publishing.ts'
-import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { allAcceptedLine, outboxLine, ttlLine } from '../../shared/log-lines.ts'
 import { OUTBOX_STORE_NAME } from '../../shared/pubsub.ts'
 
 const config = loadConfigOrExit('checkout')
@@ -23,8 +23,8 @@ try {
   process.exit(1)
 }
 
-if (config.outbox) log.info(`OUTBOX=true: each order is saved in ${OUTBOX_STORE_NAME} and published by the same state transaction`)
-if (config.orderTtlSeconds > 0) log.info(`ORDER_TTL_SECONDS=${config.orderTtlSeconds}: an order not delivered within ${config.orderTtlSeconds} s expires, and Dapr drops it`)
+if (config.outbox) log.info(outboxLine(OUTBOX_STORE_NAME))
+if (config.orderTtlSeconds > 0) log.info(ttlLine(config.orderTtlSeconds))
 
 const { accepted, failed, poison } = await publishOrders(client, config, log, stop.signal)
 await client.stop()

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import type { CloudEventV1 } from 'cloudevents'
 import { type Order, orderProblem } from '../order.ts'
 import { deadLetterTopic, PRIORITY_ROUTE } from '../pubsub.ts'
-import { deadLetterLine, receivedLine } from '../log-lines.ts'
+import { alreadyProcessedLine, deadLetterLine, droppedLine, receivedLine, retryLine } from '../log-lines.ts'
 import type { Ledger } from './ledger.ts'
 import type { CounterName, Metrics } from './metrics.ts'
 import type { FeedEvent } from './live.ts'
@@ -96,7 +96,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
     const retry = (order: Order, eventId: string | undefined, err: unknown, why: string): DeliveryStatus => {
       // A failure is never turned into a silent SUCCESS: the order comes back.
       count('retried', { orderId: order.orderId, reason: why })
-      log.error({ err, eventId, orderId: order.orderId }, `Processing orderId=${order.orderId} failed (${why}); asking Dapr to retry`)
+      log.error({ err, eventId, orderId: order.orderId }, retryLine(order.orderId, why))
       return 'RETRY'
     }
     for (const [at, reading] of readings.entries()) {
@@ -104,8 +104,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
       const eventId = reading.event?.id
       if ('problem' in reading) {
         count('dropped', { orderId: claimedOrderId(reading), reason: reading.problem })
-        log.warn({ eventId, reason: reading.problem },
-          `Dropping order ${claimedOrderId(reading)} to ${deadLetterTopic(topic)}: ${reading.problem}`)
+        log.warn({ eventId, reason: reading.problem }, droppedLine(claimedOrderId(reading), deadLetterTopic(topic), reading.problem))
         answers[at] = 'DROP'
         continue
       }
@@ -129,7 +128,7 @@ export function createDeliveries ({ topic, processOrder = () => {}, ledger, metr
         answers[at] = retry(order, eventId, outcome, 'it could not be recorded as processed')
       } else if (outcome === 'known') {
         count('duplicates', { orderId: order.orderId })
-        log.info({ eventId, orderId: order.orderId }, `Already processed orderId=${order.orderId} (event ${eventId ?? key}); acknowledging the redelivery`)
+        log.info({ eventId, orderId: order.orderId }, alreadyProcessedLine(order.orderId, eventId ?? key))
         answers[at] = 'SUCCESS'
       } else {
         count('processed', { orderId: order.orderId })

@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import type { Logger } from 'pino'
 import { loadConfigOrExit, type Config } from '../config.ts'
 import { createLogger } from '../logger.ts'
+import { instanceName } from '../log-lines.ts'
 import { PUBSUB_NAME } from '../pubsub.ts'
 import { buildApp } from './app.ts'
 import { createDeliveries, type DeliveryOptions } from './delivery.ts'
@@ -22,7 +23,7 @@ export interface ServeOptions {
 /** Starts a subscriber app; resolves once it listens, with its configuration and logger. */
 export async function serve (name: string, work: (config: Config, log: Logger) => DeliveryOptions['processOrder'], options: ServeOptions = {}): Promise<{ config: Config, logger: Logger }> {
   const config = loadConfigOrExit(name)
-  const logger = createLogger(config, config.instance ? `${name}#${config.instance}` : name)
+  const logger = createLogger(config, config.instance ? instanceName(name, config.instance) : name)
   const sidecar = sidecarClient(config)
   const topic = options.topic?.(config) ?? config.topic
   const deliveries = createDeliveries({

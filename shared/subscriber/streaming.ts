@@ -11,6 +11,7 @@ import { loadSync } from '@grpc/proto-loader'
 import type { CloudEventV1 } from 'cloudevents'
 import type { Config } from '../config.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../pubsub.ts'
+import { streamDownLine, streamOpenLine } from '../log-lines.ts'
 import { readingOf, type Deliveries, type DeliveryLog, type DeliveryStatus, type Reading } from './delivery.ts'
 
 /** An event as the sidecar pushes it (TopicEventRequest, with proto-loader's camelCase names). */
@@ -112,7 +113,7 @@ export function subscribeStreaming ({ sidecar, deliveries, log }: StreamingOptio
         if (message.initialResponse) {
           retryMs = RETRY_FIRST_MS
           waitingSaid = false
-          log.info(`Streaming subscription to ${subscribedTopic} is open (gRPC, port ${sidecar.daprGrpcPort})`)
+          log.info(streamOpenLine(subscribedTopic, sidecar.daprGrpcPort))
           return
         }
         const event = message.eventMessage
@@ -128,7 +129,7 @@ export function subscribeStreaming ({ sidecar, deliveries, log }: StreamingOptio
       // error from being thrown.
       stream.on('error', (err: ServiceError) => {
         if (closing && err.code === GrpcStatus.CANCELLED) return
-        if (!waitingSaid) log.warn(`Streaming subscription to ${subscribedTopic} is down (${err.details || err.message}); opening it again until the sidecar answers`)
+        if (!waitingSaid) log.warn(streamDownLine(subscribedTopic, err.details || err.message))
         waitingSaid = true
       })
       stream.on('status', () => {

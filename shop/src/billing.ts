@@ -1,5 +1,6 @@
 // billing: bills every order, and publishes the bill to the bills topic, which only the
 // order service receives (shop/topology.ts). A bill is the order, billed.
+import { billedLine } from '../../shared/log-lines.ts'
 import { serve } from '../../shared/subscriber/serve.ts'
 import { sidecarClient } from '../../shared/subscriber/sidecar.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
@@ -13,6 +14,6 @@ await serve('billing', (config) => {
     const id = encodeURIComponent(`bill-${event?.id ?? order.orderId}`)
     const { status, body } = await sidecar.call('POST', `/v1.0/publish/${PUBSUB_NAME}/${encodeURIComponent(config.billsTopic)}?metadata.cloudevent.id=${id}`, bill)
     if (status >= 300) throw new Error(`publishing the bill failed: ${status} ${body}`)
-    log.info({ orderId: order.orderId }, `Billed orderId=${order.orderId}: ${order.amount} for ${order.customerName}`)
+    log.info({ orderId: order.orderId }, billedLine(order))
   }
 })

@@ -1,13 +1,13 @@
 // order: the shop's front. It publishes the orders, as the checkout does, and receives
 // the bill billing publishes for each (shop/topology.ts).
 import { createClient } from '../../shared/dapr-client.ts'
-import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { allAcceptedLine, billReceivedLine } from '../../shared/log-lines.ts'
 import { publishOrders } from '../../shared/publishing.ts'
 import { serve } from '../../shared/subscriber/serve.ts'
 import { BILLS_ROUTE } from '../topology.ts'
 
 const { config, logger } = await serve('order', () => (bill, log) => {
-  log.info({ orderId: bill.orderId }, `Bill received: orderId=${bill.orderId}, amount=${bill.amount}, status=${bill.status}`)
+  log.info({ orderId: bill.orderId }, billReceivedLine(bill))
 }, { topic: (c) => c.billsTopic, route: BILLS_ROUTE })
 
 const client = createClient(config)

@@ -2,7 +2,7 @@
 // order as well; each app processes each order once.
 import { afterAll, describe, expect, it } from 'vitest'
 import { Lab, expectEachOnce, portIsFree, runUntil, uniqueTopic } from './lab.ts'
-import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { allAcceptedLine, appPrefix, shippedOrderId } from '../../shared/log-lines.ts'
 
 describe('npm start -- --fanout', () => {
   const topic = uniqueTopic()
@@ -13,7 +13,7 @@ describe('npm start -- --fanout', () => {
   it('delivers orderId 1..19 exactly once to the order-processor and exactly once to shipping', async () => {
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20' }, ['--fanout'])
     const port = await lab.appPort('shipping')
-    const shipped = () => lab!.lines.flatMap((l) => /== APP - shipping ==.*Shipping label printed for orderId=(\d+) /.exec(l)?.[1] ?? []).map(Number)
+    const shipped = () => lab!.lines.filter((l) => l.startsWith(appPrefix('shipping'))).flatMap((l) => shippedOrderId(l) ?? [])
     await runUntil(lab, '19 orders at both subscribers', () => new Set(lab!.received()).size === 19 && new Set(shipped()).size === 19)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
     await lab.stop()

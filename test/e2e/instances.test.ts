@@ -2,7 +2,7 @@
 // so the broker hands each order to exactly one of them.
 import { afterAll, describe, expect, it } from 'vitest'
 import { Lab, processedOrderIds, runUntil, uniqueTopic } from './lab.ts'
-import { allAcceptedLine, receivedOrderId } from '../../shared/log-lines.ts'
+import { allAcceptedLine, instanceOf, receivedOrderId } from '../../shared/log-lines.ts'
 
 describe('npm start -- --instances 3', () => {
   const topic = uniqueTopic()
@@ -18,9 +18,9 @@ describe('npm start -- --instances 3', () => {
     await runUntil(lab, `${count} orders processed`, () => lab!.received().length >= count)
     await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(count)), 30_000)
 
-    const byInstance = new Map<string, number[]>()
+    const byInstance = new Map<number, number[]>()
     for (const line of lab.lines) {
-      const instance = /\(order-processor#(\d)\): /.exec(line)?.[1]
+      const instance = instanceOf(line, 'order-processor')
       const orderId = receivedOrderId(line)
       if (instance && orderId !== undefined) byInstance.set(instance, [...(byInstance.get(instance) ?? []), orderId])
     }

@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest'
 import { Lab, eachRunner, expectEachOnce, killHard, portIsFree, runTracked, runUntil, uniqueTopic, until } from './lab.ts'
 import { flagOf } from '../../lab/processes.ts'
-import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { allAcceptedLine, appPrefix, receivedOrderId } from '../../shared/log-lines.ts'
 
 eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', (runner) => {
   // A topic of its own: orders left in Redis by earlier runs cannot reach this one.
@@ -47,8 +47,8 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
       await runUntil(prod, '19 distinct orders at the order-processor', () => new Set(prod.received()).size === 19, 150_000)
       // The checkout may have exited by now; the order-processor runs on.
       expect((await prod.find('.dapr/build/subscriber/src/server.js')).cmd).toMatch(/^node \S+\/\.dapr\/build\/subscriber\/src\/server\.js$/)
-      const received = prod.lines.filter((l) => l.startsWith('== APP - order-processor == ') && l.includes('Subscriber received:'))
-      for (const line of received) expect(JSON.parse(line.slice('== APP - order-processor == '.length)), line).toMatchObject({ name: 'order-processor', level: 30 })
+      const received = prod.lines.filter((l) => l.startsWith(appPrefix('order-processor')) && receivedOrderId(l) !== undefined)
+      for (const line of received) expect(JSON.parse(line.slice(appPrefix('order-processor').length)), line).toMatchObject({ name: 'order-processor', level: 30 })
       await prod.stop()
       expectEachOnce(prod.received(), prod.output)
     } finally {

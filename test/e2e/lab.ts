@@ -17,7 +17,7 @@ import { newestLog } from '../../lab/run/logs.ts'
 import { readRunFile } from '../../lab/run-file.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
-import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { allAcceptedLine, appPrefix, isCrashKilledLine, isCrashRestartedLine, isDeadLetterLine, isSidecarRestartLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 import { REPO } from '../../lab/settings.ts'
 export { REPO }
@@ -122,7 +122,7 @@ export class Lab {
 
   /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
   received (): number[] {
-    return receivedOrderIds(this.lines.filter((l) => l.startsWith('== APP - order-processor == ')))
+    return receivedOrderIds(this.lines.filter((l) => l.startsWith(appPrefix('order-processor'))))
   }
 
   /**
@@ -331,11 +331,11 @@ export interface KillOptions {
 export async function expectNothingLostWhenKilled (lab: Lab, many: number, track: (lab: Lab) => Lab, { seconds = 5, whileDown, restarted }: KillOptions = {}): Promise<void> {
   await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
   const again = track(startCrash(lab, seconds))
-  await runUntil(again, 'lab:crash to kill the order-processor', () => again.output.includes('Killed the order-processor'), 30_000)
+  await runUntil(again, 'lab:crash to kill the order-processor', () => again.lines.some(isCrashKilledLine), 30_000)
   await publishOrders(lab, range(50).map((i) => many + i))
-  expect(again.output, 'the 50 orders were published while the order-processor was down').not.toContain('Started it again')
+  expect(again.lines.some(isCrashRestartedLine), 'the 50 orders were published while the order-processor was down').toBe(false)
   await whileDown?.()
-  await runUntil(again, 'lab:crash to start it again', () => again.output.includes('Started it again'), 30_000 + seconds * 1000)
+  await runUntil(again, 'lab:crash to start it again', () => again.lines.some(isCrashRestartedLine), 30_000 + seconds * 1000)
   const next = await restarted?.(again) ?? []
   const later = () => [...again.lines, ...next]
   await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...later()])
@@ -364,7 +364,7 @@ export function expectNoLedgerRetries (lab: Lab): void {
 export async function killSidecarUntilRestarted (lab: Lab): Promise<number> {
   const { pid } = await lab.find('daprd', '--app-id order-processor')
   await killHard(pid)
-  await runUntil(lab, 'the runner to restart the sidecar', () => lab.output.includes('== DAPR - order-processor == daprd exited (SIGKILL) while running; restarting it'))
+  await runUntil(lab, 'the runner to restart the sidecar', () => lab.lines.some((l) => isSidecarRestartLine(l, 'order-processor')))
   return pid
 }
 

@@ -3,7 +3,7 @@
 // checkout leaves no order saved and not delivered, and none delivered and not saved;
 // each is processed exactly once in effect.
 import { describe, expect, it } from 'vitest'
-import { isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { isAppExitedLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { outboxKey } from '../../shared/pubsub.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { Lab, deleteRedisKey, disposedAfterEach, expectExactlyOnceInEffect, keysMatching, killHard, ledgerEntries, runUntil, uniqueTopic, until } from './lab.ts'
@@ -36,7 +36,7 @@ describe('transactional outbox (real sidecars, Redis)', () => {
     try {
       await runUntil(lab, '60 orders saved and published', () => lab.lines.filter(isPublishedLine).length >= 60)
       await killHard((await lab.find('src/main.ts')).pid)
-      await runUntil(lab, 'the runner to see the checkout exit', () => lab.output.includes('Exited App (checkout)'), 30_000)
+      await runUntil(lab, 'the runner to see the checkout exit', () => lab.lines.some((l) => isAppExitedLine(l, 'checkout')), 30_000)
       const same = (a: number[], b: number[]) => a.length === b.length && sorted(a).every((id, i) => id === sorted(b)[i])
       await until('the ledger to hold exactly the orders the store holds', async () =>
         same((await ledgerEntries(topic)).map((e) => e.orderId), await savedOrderIds(topic)), 60_000)

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { makePlan, parsePlanArgs } from '../../lab/plan.ts'
-import { receivedOrderIds } from '../../shared/log-lines.ts'
+import { appPrefix, isBillReceivedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
 import { Lab, deleteLedger, deleteRedisKey, disposedAfterEach, ledgerEntries, processedOrderIds, runUntil, uniqueTopic, until } from './lab.ts'
 
@@ -31,10 +31,10 @@ describe('the shop: four services, scoped (real sidecars, Redis)', () => {
       expect(sorted(await processedOrderIds(bills, 'order')), 'the order service\'s bills').toEqual(all)
 
       // Each app logged each once: no redelivery was processed twice.
-      const linesOf = (app: string) => lab.lines.filter((l) => l.startsWith(`== APP - ${app} == `))
+      const linesOf = (app: string) => lab.lines.filter((l) => l.startsWith(appPrefix(app)))
       await runUntil(lab, 'every app\'s 19th line', () => [...receivers, 'order'].every((app) => receivedOrderIds(linesOf(app)).length >= 19), 30_000)
       for (const app of [...receivers, 'order']) expect(sorted(receivedOrderIds(linesOf(app))), app).toEqual(all)
-      expect(linesOf('order').filter((l) => l.includes('Bill received: ')).length).toBe(19)
+      expect(linesOf('order').filter(isBillReceivedLine).length).toBe(19)
       // A bill's event id is derived from its order's: one bill per order event.
       const orderEvents = new Set((await ledgerEntries(topic, 'billing')).map((e) => `bill-${e.eventId}`))
       expect(new Set((await ledgerEntries(bills, 'order')).map((e) => e.eventId))).toEqual(orderEvents)

@@ -4,14 +4,14 @@
 // (the Dapr state store), log lines, dead letters, and the order-processor or its sidecar
 // killed in the middle of a run.
 import { describe, expect, it } from 'vitest'
-import { isDeadLetterLine } from '../../shared/log-lines.ts'
+import { isDeadLetterLine, isStreamDownLine, isStreamOpenLine } from '../../shared/log-lines.ts'
 import {
   Lab, RUNNERS, runnerMissing, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killSidecarUntilRestarted, processedOrderIds, runUntil, notOnThisMachine, uniqueTopic
 } from './lab.ts'
 
 const track = disposedAfterEach()
 
-const opened = (lab: Lab, topic: string) => lab.lines.filter((l) => l.includes(`Streaming subscription to ${topic} is open`)).length
+const opened = (lab: Lab, topic: string) => lab.lines.filter((l) => isStreamOpenLine(l, topic)).length
 const MANY = 300
 const fast = { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }
 
@@ -51,7 +51,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
     const killed = await killSidecarUntilRestarted(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
-    await runUntil(lab, 'the stream to be down', () => lab.output.includes(`Streaming subscription to ${topic} is down`), 30_000)
+    await runUntil(lab, 'the stream to be down', () => lab.lines.some((l) => isStreamDownLine(l, topic)), 30_000)
     await runUntil(lab, 'the stream to open again', () => opened(lab, topic) === 2, 90_000)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
     expectNoLedgerRetries(lab)

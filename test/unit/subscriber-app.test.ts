@@ -5,6 +5,7 @@ import { buildApp, type AppOptions } from '../../shared/subscriber/app.ts'
 import { simulatedOutage } from '../../subscriber/src/outage.ts'
 import { memoryLedger, type Ledger } from '../../shared/subscriber/ledger.ts'
 import { makeOrder } from '../../shared/order.ts'
+import { alreadyProcessedOrderId, isDroppedLine, receivedOrderId } from '../../shared/log-lines.ts'
 
 // A logger that keeps its lines, so tests can check what an operator would read.
 function captureLogs () {
@@ -80,7 +81,7 @@ describe('POST /orders', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'SUCCESS' })
     expect(seen).toEqual([7])
-    const line = logs.lines.find((l) => String(l.msg).startsWith('Subscriber received:'))
+    const line = logs.lines.find((l) => receivedOrderId(String(l.msg)) !== undefined)
     expect(line?.msg).toBe('Subscriber received: orderId=7, customerName=Customer 7, amount=70, status=Pending')
     expect(line?.eventId).toBe(envelope.id)
   })
@@ -115,7 +116,7 @@ describe('POST /orders', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'DROP' })
     expect(seen).toEqual([])
-    const warn = logs.lines.find((l) => String(l.msg).startsWith('Dropping order'))
+    const warn = logs.lines.find((l) => isDroppedLine(String(l.msg)))
     expect(warn?.reason).toMatch(/orderId must be >= 1/)
     expect(warn?.reason).toMatch(/must have required property 'status'/)
   })
@@ -140,7 +141,7 @@ describe('POST /orders', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'DROP' })
     // The same decision, line and count as any other order that can never be valid.
-    expect(logs.lines.find((l) => l.level === 40 && String(l.msg).startsWith('Dropping order ? to orders-deadletter: the body is not valid JSON'))).toBeDefined()
+    expect(logs.lines.find((l) => l.level === 40 && isDroppedLine(String(l.msg), '?') && String(l.reason).startsWith('the body is not valid JSON'))).toBeDefined()
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 1, dropped: 1 })
   })
 
@@ -173,8 +174,8 @@ describe('idempotency', () => {
     // again: processOrder must be idempotent (README, "Delivery guarantees").
     expect(seen).toEqual([7, 7])
     expect([...ledger.entries.keys()]).toEqual([`processed:orders:checkout:${envelope.id}`])
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(1)
-    expect(logs.lines.some((l) => String(l.msg).startsWith('Already processed orderId=7'))).toBe(true)
+    expect(logs.lines.filter((l) => receivedOrderId(String(l.msg)) !== undefined)).toHaveLength(1)
+    expect(logs.lines.some((l) => alreadyProcessedOrderId(String(l.msg)) === 7)).toBe(true)
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 2, processed: 1, duplicates: 1 })
   })
 
@@ -197,7 +198,7 @@ describe('idempotency', () => {
     const ledger: Ledger = { record: async () => { throw new Error('ECONNREFUSED') } }
     const { logs } = build({ ledger })
     expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'RETRY' })
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(0)
+    expect(logs.lines.filter((l) => receivedOrderId(String(l.msg)) !== undefined)).toHaveLength(0)
   })
 
   it('answers RETRY when the order cannot be recorded, and SUCCESS once it is', async () => {
@@ -209,7 +210,7 @@ describe('idempotency', () => {
     expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'RETRY' })
     down = false
     expect((await post(JSON.stringify(envelope), asCloudEvent)).json()).toEqual({ status: 'SUCCESS' })
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(1)
+    expect(logs.lines.filter((l) => receivedOrderId(String(l.msg)) !== undefined)).toHaveLength(1)
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ retried: 1, processed: 1 })
   })
 })
@@ -240,7 +241,7 @@ describe('POST /orders/bulk (bulk subscribe)', () => {
     // The same batch again, as after a crash before the answer: acknowledged, not counted twice.
     expect((await batch([entry('a', envelope), entry('b', second)])).json().statuses.map((s: { status: string }) => s.status)).toEqual(['SUCCESS', 'SUCCESS'])
     expect([...ledger.entries.keys()].sort()).toEqual([`processed:orders:checkout:${envelope.id}`, 'processed:orders:checkout:event-8'])
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Subscriber received:'))).toHaveLength(2)
+    expect(logs.lines.filter((l) => receivedOrderId(String(l.msg)) !== undefined)).toHaveLength(2)
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 5, processed: 2, duplicates: 2, dropped: 1 })
   })
 
@@ -263,7 +264,7 @@ describe('a malformed delivery, on every route: answered 200 as the contract say
     const res = await post(notJson, asCloudEvent, '/orders/priority')
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'DROP' })
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order ? to orders-deadletter: the body is not valid JSON'))).toHaveLength(1)
+    expect(logs.lines.filter((l) => isDroppedLine(String(l.msg), '?') && String(l.reason).startsWith('the body is not valid JSON'))).toHaveLength(1)
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 1, dropped: 1 })
   })
 
@@ -272,7 +273,7 @@ describe('a malformed delivery, on every route: answered 200 as the contract say
     const res = await post(notJson, { 'content-type': 'application/json' }, '/orders/bulk')
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ statuses: [] })
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order ? to orders-deadletter: the body is not valid JSON'))).toHaveLength(1)
+    expect(logs.lines.filter((l) => isDroppedLine(String(l.msg), '?') && String(l.reason).startsWith('the body is not valid JSON'))).toHaveLength(1)
     expect((await app!.inject({ method: 'GET', url: '/stats' })).json()).toMatchObject({ received: 1, dropped: 1, processed: 0 })
   })
 
@@ -284,7 +285,7 @@ describe('a malformed delivery, on every route: answered 200 as the contract say
       expect(res.json()).toEqual({ statuses: [] })
     }
     // Fastify's validator makes a lone value an array ({ entries: 'none' } has one entry, without an id).
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order ?')).map((l) => l.reason)).toEqual([
+    expect(logs.lines.filter((l) => isDroppedLine(String(l.msg), '?')).map((l) => l.reason)).toEqual([
       'a bulk delivery without an entries array', '1 of 1 entries of a bulk delivery have no entryId', 'a bulk delivery without an entries array'
     ])
   })
@@ -295,7 +296,7 @@ describe('a malformed delivery, on every route: answered 200 as the contract say
     const res = await post(JSON.stringify({ entries }), { 'content-type': 'application/json' }, '/orders/bulk')
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ statuses: [{ entryId: 'a', status: 'SUCCESS' }, { entryId: 'b', status: 'DROP' }] })
-    expect(logs.lines.filter((l) => String(l.msg).startsWith('Dropping order')).map((l) => l.reason)).toEqual([
+    expect(logs.lines.filter((l) => isDroppedLine(String(l.msg))).map((l) => l.reason)).toEqual([
       '1 of 3 entries of a bulk delivery have no entryId', expect.stringMatching(/^not a valid CloudEvent/)
     ])
   })
