@@ -6,12 +6,11 @@
 // Every run uses its own topic (bench-<random>), app ports from 7001 and sidecar ports
 // of its own, so the lab and its e2e tests (6001, 6002) can run beside it; whatever a
 // scenario leaves in Redis (streams, ledger keys) is deleted after it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, release, totalmem, type } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { parseBenchArgs, UsageError, benchUsage, type BenchArgs } from './lib/args.ts'
 import { DeliveryLog } from './lib/deliveries.ts'
@@ -26,7 +25,7 @@ import { BASE_APP_PORT, BENCH_DIR, DaprRun, DEFAULT_TUNING, REPO, type PubsubTun
 import { round } from './lib/stats.ts'
 import { checkBeforeStart } from '../lab/commands/doctor.ts'
 import { makePlan } from '../lab/plan.ts'
-import { ProcessWatch } from '../lab/processes.ts'
+import { ProcessGroup } from '../lab/run/group.ts'
 import { readRunFile, writeRunFile } from '../lab/run-file.ts'
 import { RUNNER } from '../lab/run/supervise.ts'
 import { ensureDaprRuntime } from '../lab/services/dapr-runtime.ts'
@@ -181,9 +180,8 @@ async function rawScenarios (): Promise<void> {
   mkdirSync(dir, { recursive: true })
   // The group exists before the first order, as Dapr's does ("0": from the stream's start).
   await redis.xgroup('CREATE', topic, group, '0', 'MKSTREAM')
-  const out = openSync(join(dir, 'raw-consumer.out'), 'a')
-  const consumer = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'raw-consumer.ts')], {
-    cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic, RAW_GROUP: group, RAW_BATCH: '100' }, stdio: ['ignore', out, out]
+  const consumer = new ProcessGroup(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'raw-consumer.ts')], {
+    cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic, RAW_GROUP: group, RAW_BATCH: '100' }, output: { file: join(dir, 'raw-consumer.out') }
   })
   const ids = new Ids()
   const deliveries = new DeliveryLog(dir, /\.out$/)
@@ -205,19 +203,10 @@ async function rawScenarios (): Promise<void> {
       }
     }
   } finally {
-    consumer.kill('SIGTERM')
-    await waitExit(consumer, 5000)
+    await consumer.stop({ signal: 'SIGTERM', graceMs: 5000 })
     await cleanupTopic(redis, topic).catch(() => {})
     rmSync(dir, { recursive: true, force: true })
   }
-}
-
-function waitExit (child: ChildProcess, ms: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve() }, ms)
-    child.once('exit', () => { clearTimeout(timer); resolve() })
-  })
 }
 
 // --- Dapr: the lab's order-processor ------------------------------------------------------
@@ -358,19 +347,13 @@ async function handlerScenarios (): Promise<void> {
     if (stop.signal.aborted) return
     const topic = uniqueTopic()
     // Its log lines go nowhere: both servers pay for writing them, the bench not for reading.
-    const server = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'handler-server.ts'), kind, String(port)], {
-      cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic }, stdio: ['ignore', 'ignore', 'pipe']
+    const server = new ProcessGroup(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'handler-server.ts'), kind, String(port)], {
+      cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic }, keep: 50, output: 'ignore-stdout'
     })
     try {
-      let stderr = ''
-      const path = await new Promise<string>((resolve, reject) => {
-        server.stderr!.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString()
-          const ready = /^ready (\S+)$/m.exec(stderr)
-          if (ready) resolve(ready[1]!)
-        })
-        server.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before it was ready: ${stderr.slice(-300)}`)))
-      })
+      const ready = () => server.stderr.map((l) => /^ready (\S+)$/.exec(l)?.[1]).find((p) => p !== undefined)
+      await server.until(`the ${kind} server to be ready`, () => ready() !== undefined, 60_000)
+      const path = ready()!
       const processes = await processesUnder(server.pid!)
       const run = (seconds: number) => {
         let n = 0
@@ -416,8 +399,7 @@ async function handlerScenarios (): Promise<void> {
     } catch (err) {
       results.push(brokenEntry(name, 'handler', description, (err as Error).message))
     } finally {
-      server.kill('SIGTERM')
-      await waitExit(server, 5000)
+      await server.stop({ signal: 'SIGTERM', graceMs: 5000 })
     }
   }
 }
@@ -447,31 +429,18 @@ async function startupScenario (): Promise<void> {
     common: { ...lab.common, resourcesPath: join(REPO, 'components') },
     apps: lab.apps.map((app) => app.appPort === PORTS.orderProcessor ? { ...app, appPort: BASE_APP_PORT } : app)
   }, 'bench/bench.ts (startup scenario)')
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, runFile], {
-    cwd: REPO, env: { ...process.env, ORDERS_TOPIC: topic, ORDER_COUNT: '1', DAPR_RUNTIME_PATH: runtime.root }, detached: true, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const watch = new ProcessWatch(child.pid!).start()
   let firstOrderS: number | undefined
-  let output = ''
-  const seen = new Promise<void>((resolve) => {
-    for (const stream of [child.stdout!, child.stderr!]) {
-      stream.on('data', (chunk: Buffer) => {
-        output = (output + chunk.toString()).slice(-20_000)
-        if (firstOrderS === undefined && output.split('\n').some((l) => l.startsWith(appPrefix('order-processor')) && receivedOrderId(l) === 1)) {
-          firstOrderS = (Date.now() - t0) / 1000
-          resolve()
-        }
-      })
+  const run = new ProcessGroup(process.execPath, ['--import', 'tsx', RUNNER, runFile], {
+    cwd: REPO,
+    env: { ...process.env, ORDERS_TOPIC: topic, ORDER_COUNT: '1', DAPR_RUNTIME_PATH: runtime.root },
+    keep: 200,
+    onLine: (line) => {
+      if (firstOrderS === undefined && line.startsWith(appPrefix('order-processor')) && receivedOrderId(line) === 1) firstOrderS = (Date.now() - t0) / 1000
     }
-    child.once('exit', () => resolve())
   })
-  await Promise.race([seen, sleep(60_000)])
-  await watch.look()
-  try { process.kill(-child.pid!, 'SIGTERM') } catch { /* gone */ }
-  const deadline = Date.now() + 30_000
-  while (watch.alive().length > 0 && Date.now() < deadline) await sleep(100)
-  for (const p of watch.alive()) try { process.kill(p.pid, 'SIGKILL') } catch { /* gone */ }
-  watch.stop()
+  await run.until('the first order', () => firstOrderS !== undefined, 60_000).catch(() => { /* reported below, with the output */ })
+  await run.stop({ signal: 'SIGTERM', graceMs: 30_000 })
+  const output = run.output
   await cleanupTopic(redis, topic).catch(() => {})
   rmSync(dir, { recursive: true, force: true })
   if (firstOrderS === undefined) {

@@ -1,7 +1,7 @@
 // One measurement: publish a plan's orders, wait until the subscribers have processed
 // them (or nothing has moved for a while: what is missing then is lost), and put
 // together what the report needs: counts, rates, latency percentiles, CPU and memory.
-import { setTimeout as sleep } from 'node:timers/promises'
+import { poll } from '../../lab/poll.ts'
 import type { DeliveryLog } from './deliveries.ts'
 import { Meter, type NamedProcess, type ProcUsage } from './procs.ts'
 import { publish, type PublishPlan, type PublishProgress, type Sender } from './publish.ts'
@@ -54,11 +54,11 @@ export async function measure (send: Sender, plan: PublishPlan, deliveries: Deli
     outcome = await publish(send, plan, progress, options.signal)
     lastChange = Math.max(lastChange, Date.now())
     // Wait for the subscribers: every accepted order processed, or nothing moving any more.
-    while (!options.signal?.aborted) {
+    const accepted = outcome.acceptedIds.length
+    await poll('the subscribers to process every accepted order', () => {
       tick()
-      if (delivered >= outcome.acceptedIds.length || Date.now() - lastChange > options.idleMs) break
-      await sleep(50)
-    }
+      return options.signal?.aborted === true || delivered >= accepted || Date.now() - lastChange > options.idleMs
+    }, Infinity, { every: 50 })
   } finally {
     clearInterval(timer)
   }

@@ -4,13 +4,11 @@
 // project's own runner (lab/run/multi-app-run.ts: the same real daprd sidecars as
 // `npm start`). The publishing side is a sidecar-only app `checkout`: the load tool
 // itself is its app, through DaprClient.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parse, parseAllDocuments, stringify } from 'yaml'
 import { freePort, portIsFree } from '../../lab/ports.ts'
-import { isAlive } from '../../lab/processes.ts'
+import { ProcessGroup } from '../../lab/run/group.ts'
 import { writeRunFile, type RunFile } from '../../lab/run-file.ts'
 import { RUNNER } from '../../lab/run/supervise.ts'
 import { REPO } from '../../lab/settings.ts'
@@ -115,8 +113,7 @@ export class DaprRun {
   readonly dir: string
   readonly sidecars: Sidecar[] = []
   readonly appPorts: number[] = []
-  private runner?: ChildProcess
-  private runnerExit?: number | null
+  private runner?: ProcessGroup
   private readonly runnerLog: string
 
   constructor (readonly options: RunOptions) {
@@ -233,23 +230,17 @@ export class DaprRun {
   /** Starts the runner and waits until every sidecar (and so every app) is ready. */
   async start (readyTimeoutMs = 90_000): Promise<void> {
     const runFile = await this.prepare()
-    const out = openSync(this.runnerLog, 'a')
     // Own process group: the runner stops its apps and sidecars on SIGTERM, and a
     // Ctrl+C in the terminal reaches the bench first, which then stops the run in order.
-    this.runner = spawn(process.execPath, ['--import', 'tsx', RUNNER, runFile], {
+    this.runner = new ProcessGroup(process.execPath, ['--import', 'tsx', RUNNER, runFile], {
       cwd: REPO,
       env: { ...process.env, ORDERS_TOPIC: this.options.topic },
-      detached: true,
-      stdio: ['ignore', out, out]
+      output: { file: this.runnerLog }
     })
-    this.runner.on('exit', (code) => { this.runnerExit = code })
-    const deadline = Date.now() + readyTimeoutMs
+    const runner = this.runner
     for (const sidecar of this.sidecars) {
-      while (!(await fetch(`http://127.0.0.1:${sidecar.httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false))) {
-        if (this.runnerExit !== undefined) throw new Error(`the run stopped before it was ready:\n${this.tail()}`)
-        if (Date.now() > deadline) throw new Error(`the ${sidecar.appId} sidecar was not ready after ${readyTimeoutMs / 1000} s:\n${this.tail()}`)
-        await sleep(100)
-      }
+      await runner.until(`the ${sidecar.appId} sidecar to be ready`, () => fetch(`http://127.0.0.1:${sidecar.httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false), readyTimeoutMs)
+        .catch((err: Error) => { throw new Error(`${err.message.split('\n')[0]}; the runner's last lines:\n${this.tail()}`) })
     }
   }
 
@@ -273,18 +264,8 @@ export class DaprRun {
    * run's unique topic, so it is ours).
    */
   async stop ({ keepFiles = false } = {}): Promise<void> {
-    const pid = this.runner?.pid
-    if (pid !== undefined && this.runnerExit === undefined) {
-      try { process.kill(pid, 'SIGTERM') } catch { /* gone */ }
-    }
-    // Seen before the runner goes: its apps and sidecars leave its tree when it exits.
-    const left = await this.processes()
-    const deadline = Date.now() + 30_000
-    const alive = () => left.filter((p) => isAlive(p.pid))
-    while (alive().length > 0 && Date.now() < deadline) await sleep(100)
-    for (const p of alive()) {
-      try { process.kill(p.pid, 'SIGKILL') } catch { /* gone */ }
-    }
+    await this.runner?.stop({ signal: 'SIGTERM', graceMs: 30_000 })
     if (!keepFiles) rmSync(this.dir, { recursive: true, force: true })
   }
+
 }

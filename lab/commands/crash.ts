@@ -5,7 +5,6 @@
 // The restarted process prints here and to
 // subscriber/.dapr/logs/order-processor-restarted_app_<time>.log (a named run's: in its
 // folder's logs/); it stops when its sidecar does (Ctrl+C on npm start) or on Ctrl+C here.
-import { spawn } from 'node:child_process'
 import { createWriteStream, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -14,6 +13,7 @@ import { crashKilledLine, crashRestartedLine } from '../../shared/log-lines.ts'
 import { readRunFile } from '../run-file.ts'
 import { logDir, logFile } from '../run/logs.ts'
 import { runState } from '../run/supervise.ts'
+import { ProcessGroup } from '../run/group.ts'
 import { descendantsOf, flagOf, isAlive, listProcesses } from '../processes.ts'
 import { LabError, PORTS } from '../settings.ts'
 
@@ -61,21 +61,18 @@ export async function crash (argv: string[]): Promise<number> {
   const logPath = logFile(appDir, `${APP_ID}-restarted`, 'app')
   const log = createWriteStream(logPath)
   const [command, ...args] = app.command!
-  const child = spawn(command!, args, { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.on('data', (chunk: Buffer) => { process.stdout.write(chunk); log.write(chunk) })
-  }
-  console.log(crashRestartedLine(child.pid, seconds, logPath))
+  // In this command's group: Ctrl+C on it reaches the app too.
+  const restarted = new ProcessGroup(command!, args, { cwd: appDir, env, group: false, keep: 0, onLine: (line) => { console.log(line); log.write(`${line}\n`) } })
+  console.log(crashRestartedLine(restarted.pid, seconds, logPath))
 
   // Lives as long as the run: when the sidecar is gone (Ctrl+C on npm start), so is this.
-  const stop = () => { if (child.exitCode === null) child.kill('SIGTERM') }
+  const stop = () => { if (restarted.exitCode === undefined) restarted.signal('SIGTERM') }
   for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, stop)
   const watch = setInterval(() => { if (!isAlive(sidecar.pid)) stop() }, 500)
-  return await new Promise<number>((resolve) => {
-    child.on('close', (code) => {
-      clearInterval(watch)
-      log.end()
-      resolve(code === 0 || code === null ? 0 : code)
-    })
-  })
+  const code = await restarted.exited
+  clearInterval(watch)
+  await restarted.settle()
+  await restarted.closed
+  log.end()
+  return code === 0 || code === null ? 0 : code
 }

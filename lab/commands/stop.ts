@@ -4,7 +4,7 @@
 // servers that run started. With no run written down, every server the project started
 // (never one it found running). With LAB_RUN, that named run only (lab/run/place.ts).
 import { execa } from 'execa'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { poll } from '../poll.ts'
 import { chooseRunner } from '../plan.ts'
 import { isAlive, listProcesses, signal, type Proc } from '../processes.ts'
 import { RUNNER, runState } from '../run/supervise.ts'
@@ -12,15 +12,6 @@ import { namedRunFolder, runName, runStateFile } from '../run/place.ts'
 import { serviceNamed, services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
 import { rmSync } from 'node:fs'
-
-async function until (check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await sleep(100)
-  }
-  return true
-}
 
 /**
  * Processes of a lab run found by their command line: the project's runner, and sidecars
@@ -39,7 +30,7 @@ export async function stop (): Promise<number> {
   if (run && isAlive(run.pid)) {
     say(`stopping the run of npm start (pid ${run.pid})`)
     signal(run.pid, 'SIGTERM')
-    if (!await until(() => !isAlive(run.pid), 2 * STOP_GRACE_MS + 30_000)) signal(run.pid, 'SIGKILL')
+    if (!await poll('npm start to stop', () => !isAlive(run.pid), 2 * STOP_GRACE_MS + 30_000)) signal(run.pid, 'SIGKILL')
   }
   const runner = chooseRunner()
   if (runner.kind === 'cli' && (run || !named)) {
@@ -54,7 +45,7 @@ export async function stop (): Promise<number> {
     say(`stopping ${p.cmd.slice(0, 100)} (pid ${p.pid})`)
     signal(p.pid, 'SIGTERM')
   }
-  if (!await until(() => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
+  if (!await poll('the run\'s processes to stop', () => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
   rmSync(runStateFile(), { force: true })
   for (const service of run ? run.services.map(serviceNamed) : named ? [] : services) await service.down()
   say('stopped')

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline'
 import { appExitedLine, appPrefix, sidecarPrefix, sidecarRestartLine } from '../../shared/log-lines.ts'
 import { readRunFile, type AppSpec, type RunFile } from '../run-file.ts'
 import { freePort } from '../ports.ts'
+import { poll } from '../poll.ts'
 import { logDir, logFile, timestamp } from './logs.ts'
 import { SIDECAR_READY_TIMEOUT_S, STOP_GRACE_MS, daprdOf } from '../settings.ts'
 
@@ -194,12 +195,10 @@ const readyTimeoutS = SIDECAR_READY_TIMEOUT_S
 
 // daprd answers 204 on /v1.0/healthz once it is fully initialised (subscriptions included).
 async function sidecarReady (sidecar: Running, httpPort: number, appPort?: number): Promise<void> {
-  const deadline = Date.now() + readyTimeoutS * 1000
-  while (Date.now() < deadline && sidecar.exited === undefined && !stopping) {
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false)
-    if (ok) { sidecar.ready = true; return }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const healthy = () => fetch(`http://127.0.0.1:${httpPort}/v1.0/healthz`).then((r) => r.status === 204, () => false)
+  let ready = false
+  await poll(`the ${sidecar.id} sidecar to be ready`, async () => sidecar.exited !== undefined || stopping || (ready = await healthy()), readyTimeoutS * 1000)
+  if (ready) { sidecar.ready = true; return }
   if (sidecar.exited !== undefined || stopping) return
   const waitingForApp = sidecar.recent.some((l) => l.includes('This will block until the app is listening'))
   const cause = waitingForApp && appPort !== undefined

@@ -6,14 +6,12 @@
 // own when it starts (setpgid(0, 0) in dapr/cli's cmd/run.go), and the project's runner is
 // started in one (so the apps can be stopped before their sidecars). The terminal's SIGINT
 // reaches npm and this process only; without this, Ctrl+C on `npm start` stopped nothing.
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { CONFIG_VARIABLES } from '../../shared/config.ts'
 import type { Plan } from '../plan.ts'
-import { ProcessWatch, signal, type Proc } from '../processes.ts'
+import { signal, type Proc } from '../processes.ts'
+import { ProcessGroup } from './group.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
 import { runStateFile } from './place.ts'
 
@@ -52,69 +50,51 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
     : [process.execPath, ['--import', 'tsx', RUNNER, plan.runFile]]
   if (plan.runner.kind === 'cli') say(`running: dapr run -f ${plan.runFile.replace(`${REPO}/`, '')}`)
   else say(`${process.env.LAB_RUNNER === 'project' ? 'LAB_RUNNER=project' : 'Dapr CLI not found'}: running ${plan.runFile.replace(`${REPO}/`, '')} with the project's runner (lab/run/multi-app-run.ts: same sidecars, same file)`)
-  const child = spawn(command, args, {
+  const run = new ProcessGroup(command, args, {
     cwd: REPO,
     // The CLI finds the runtime under $DAPR_RUNTIME_PATH/.dapr, as the project's runner does.
     env: { ...process.env, ...plan.sidecarEnv, DAPR_RUNTIME_PATH: runtimeRoot },
     // The CLI makes a group of its own; the project's runner is given one.
-    detached: plan.runner.kind === 'project',
-    // Through a pipe that this process holds open to the end: the CLI dies (and orphans
-    // its sidecars) if its stdout is closed when it prints its shutdown lines.
-    stdio: ['ignore', 'pipe', 'pipe']
+    group: plan.runner.kind === 'project',
+    onLine: (line) => { process.stdout.write(`${line}\n`) },
+    keep: 200
   })
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => { process.stdout.write(`${line}\n`) })
-  }
-  const watch = new ProcessWatch(child.pid!).start()
   const appSettings = Object.fromEntries(CONFIG_VARIABLES.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]))
   const stateFile = runStateFile()
   const saveState = () => {
-    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: child.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: watch.alive(), services }
+    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: run.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: run.watch.alive(), services }
     try { mkdirSync(dirname(stateFile), { recursive: true }); writeFileSync(stateFile, JSON.stringify(state, null, 2)) } catch { /* only a help for npm run stop */ }
   }
   saveState()
   const saving = setInterval(saveState, 2000)
 
-  const exit = new Promise<number>((resolve) => {
-    child.on('error', (err) => { say(`cannot start ${command}: ${err.message}`); resolve(1) })
-    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)))
-  })
   let firstPress = 0
   let forced = false
   const force = () => {
     forced = true
     say('forcing the run to stop: killing what is left of it')
-    for (const p of [...watch.alive(), { pid: child.pid! }]) signal(p.pid, 'SIGKILL')
+    void run.processes().then((left) => { for (const p of left) signal(p.pid, 'SIGKILL') })
   }
   const interrupt = () => {
     const now = Date.now()
     if (firstPress === 0) {
       firstPress = now
       say('stopping the run (Ctrl+C again to force)...')
-      signal(child.pid!, 'SIGINT')
+      run.signal('SIGINT')
     } else if (now - firstPress > SAME_PRESS_MS && !forced) {
       force()
     }
   }
 
   const done = (async () => {
-    const code = await exit
+    const code = await run.exited
+    if (run.startError) say(`cannot start ${command}: ${run.startError.message}`)
     // The runner is gone; its apps and sidecars must be too before the run counts as stopped.
-    await watch.look().catch(() => {})
-    const deadline = Date.now() + STOP_GRACE_MS
-    while (watch.alive().length > 0 && Date.now() < deadline) {
-      await sleep(100)
-      await watch.look().catch(() => {})
-    }
-    const left = watch.alive()
-    if (left.length > 0) {
-      say(`${left.length} process(es) of the run outlived it: killing ${left.map((p) => `${p.pid} (${p.cmd.slice(0, 60)})`).join(', ')}`)
-      for (const p of left) signal(p.pid, 'SIGKILL')
-    }
-    watch.stop()
+    const left = await run.settle(STOP_GRACE_MS)
+    if (left.length > 0) say(`${left.length} process(es) of the run outlived it: killed ${left.map((p) => `${p.pid} (${p.cmd.slice(0, 60)})`).join(', ')}`)
     clearInterval(saving)
     rmSync(stateFile, { force: true })
-    return forced ? 130 : code
+    return forced ? 130 : code ?? 128
   })()
   return { done, interrupt }
 }

@@ -3,29 +3,13 @@
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
 import { HOST, LabError, say } from '../settings.ts'
 import { isAlive, listProcesses, onPath } from '../processes.ts'
+import { poll } from '../poll.ts'
 
-/**
- * Polls `check` every 200 ms until it holds, for at most `ms`; false if it never did. Says
- * every 10 s that it is still waiting for `what` (a long start should not look hung).
- */
-export async function waitFor (what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const start = Date.now()
-  let nextSay = start + 10_000
-  for (;;) {
-    if (await check()) return true
-    const now = Date.now()
-    if (now - start >= ms) return false
-    if (now >= nextSay) {
-      say(`still waiting for ${what} (${Math.round((now - start) / 1000)} s)...`)
-      nextSay += 10_000
-    }
-    await sleep(200)
-  }
-}
+/** Polls every 200 ms, saying every 10 s that it still waits: for the servers' starts and stops. */
+export const waitFor = (what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> => poll(what, check, ms, { every: 200, progress: say })
 
 export interface DaemonOptions {
   command: string

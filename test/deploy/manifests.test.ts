@@ -12,6 +12,7 @@ import { beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { PUBSUB_NAME, STATE_STORE_NAME, DEFAULT_TOPIC, ORDERS_ROUTE, subscriptions } from '../../shared/pubsub.ts'
 import { freePort } from '../../lab/ports.ts'
+import { ProcessGroup } from '../../lab/run/group.ts'
 import { kustomize as findKustomize } from '../../lab/services/kustomize.ts'
 import {
   REPO, KUBERNETES_VERSION, daprVersion, goModuleDir, render, loadValidator,
@@ -553,27 +554,17 @@ describe('deploy/Dockerfile', () => {
 
     test('the order-processor starts with plain node and answers GET /healthz', async () => {
       const port = await freePort()
-      const child = spawn(process.execPath, ['main.js'], {
+      const app = new ProcessGroup(process.execPath, ['main.js'], {
         cwd: join(dir, 'order-processor'),
-        env: { PATH: process.env.PATH, NODE_ENV: 'production', APP_HOST: '127.0.0.1', APP_PORT: String(port), LOG_FORMAT: 'json' },
-        stdio: ['ignore', 'pipe', 'pipe']
+        env: { PATH: process.env.PATH, NODE_ENV: 'production', APP_HOST: '127.0.0.1', APP_PORT: String(port), LOG_FORMAT: 'json' }
       })
-      let output = ''
-      child.stdout.on('data', d => { output += d })
-      child.stderr.on('data', d => { output += d })
-      let running = true
-      const exited = new Promise(resolve => child.once('exit', () => { running = false; resolve(undefined) }))
       try {
         let answer: Response | undefined
-        for (let i = 0; i < 100 && !answer && running; i++) {
-          answer = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined)
-          if (!answer) await new Promise(resolve => setTimeout(resolve, 100))
-        }
-        expect(answer?.status, `no answer on /healthz; the app's output:\n${output}`).toBe(200)
+        await app.until('an answer on /healthz', async () => (answer = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined)) !== undefined, 10_000)
+        expect(answer?.status, `the app's output:\n${app.output}`).toBe(200)
         expect(await answer!.json()).toEqual({ status: 'ok' })
       } finally {
-        if (running) child.kill('SIGTERM')
-        await exited
+        await app.stop()
       }
     }, 30_000)
 

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, REPO, expectEachOnce, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, expectEachOnce, runUntil, uniqueTopic } from './lab.ts'
 import { isDeadLetterLine } from '../../shared/log-lines.ts'
 
 describe('npm start -- --declarative', () => {
@@ -20,13 +20,12 @@ describe('npm start -- --declarative', () => {
 
     // The app announced nothing: the sidecar took both subscriptions from the YAML.
     expect(await (await fetch(`${await lab.url()}/dapr/subscribe`)).json()).toEqual([])
-    const used = parseAllDocuments(readFileSync(join(REPO, '.dapr', 'runs', 'redis-declarative', 'resources', 'orders.yaml'), 'utf8')).map((d) => d.toJS())
+    const used = parseAllDocuments(readFileSync(join(lab.folder, 'resources', 'orders.yaml'), 'utf8')).map((d) => d.toJS())
     expect(used.map((s) => [s.kind, s.apiVersion, s.spec.topic, s.spec.routes.default, s.scopes])).toEqual([
       ['Subscription', 'dapr.io/v2alpha1', topic, '/orders', ['order-processor', 'shipping']],
       ['Subscription', 'dapr.io/v2alpha1', deadLetterTopic(topic), '/deadletters', ['order-processor', 'shipping']]
     ])
-    const sidecarLog = /Starting Dapr sidecar for order-processor .*; log: (\S+)/.exec(lab.output)![1]!
-    const log = readFileSync(sidecarLog, 'utf8')
+    const log = readFileSync(lab.log('order-processor', 'daprd'), 'utf8')
     for (const name of ['orders', 'orders-deadletter']) expect(log).toContain(`Found Subscription: ${name}"`)
 
     await lab.stop()

@@ -2,15 +2,16 @@
 // (SIGINT to the group) to stop it. Every process the run ever had is watched (its
 // process tree, remembered when a parent dies), which is how a test finds what a run left
 // behind. Every run has a topic of its own, so runs cannot see each other's orders.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { createConnection } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect } from 'vitest'
 import type { Redis } from 'ioredis'
-import { ProcessWatch, flagOf, isAlive, type Proc } from '../../lab/processes.ts'
+import { flagOf, isAlive, type Proc } from '../../lab/processes.ts'
+import { until } from '../../lab/poll.ts'
+import { ProcessGroup } from '../../lab/run/group.ts'
+import { namedRunFolder } from '../../lab/run/place.ts'
 import { findDaprCli } from '../../lab/plan.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { newestLog } from '../../lab/run/logs.ts'
@@ -26,14 +27,7 @@ export function uniqueTopic (): string {
   return `orders-e2e-${randomUUID().slice(0, 8)}`
 }
 
-/** Polls `check` every 100 ms until it is true; fails with `what` after `ms`. */
-export async function until (what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(100)
-  }
-}
+export { until }
 
 /**
  * The runners the end-to-end tests run the lab with: the project's, and the Dapr CLI's
@@ -54,42 +48,18 @@ export function eachRunner (title: string, body: (runner: RunnerKind) => void): 
 
 let labs = 0
 
-export class Lab {
-  readonly lines: string[] = []
-  readonly child: ChildProcess
-  readonly watch: ProcessWatch
+export class Lab extends ProcessGroup {
   /** The run's name (LAB_RUN): its own folder, ports and logs, so that runs can go on side by side. */
   readonly run: string
-  exitCode: number | null | undefined
 
   /** `npm start` with `args`, on the project's runner unless env says LAB_RUNNER=cli. */
   constructor (readonly topic: string, env: Record<string, string> = {}, args: string[] = [], readonly cwd = REPO, command = ['npm', 'start']) {
-    this.run = env.LAB_RUN ?? `${topic}-${++labs}`
-    this.child = spawn(command[0]!, [...command.slice(1), ...(args.length ? ['--', ...args] : [])], {
+    const run = env.LAB_RUN ?? `${topic}-${++labs}`
+    super(command[0]!, [...command.slice(1), ...(args.length ? ['--', ...args] : [])], {
       cwd,
-      env: { ...process.env, LAB_RUNNER: 'project', ORDERS_TOPIC: topic, LAB_RUN: this.run, ...env },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe']
+      env: { ...process.env, LAB_RUNNER: 'project', ORDERS_TOPIC: topic, LAB_RUN: run, ...env }
     })
-    this.watch = new ProcessWatch(this.child.pid!).start()
-    collectLines(this.child, this.lines)
-    this.child.on('exit', (code) => { this.exitCode = code })
-  }
-
-  /** Every process of the run still there (npm's own included, until it has exited). */
-  async processes (): Promise<Proc[]> {
-    await this.watch.look()
-    const npm: Proc[] = this.exitCode === undefined ? [{ pid: this.child.pid!, ppid: process.pid, name: 'npm', cmd: 'npm start' }] : []
-    return [...npm, ...this.watch.alive()]
-  }
-
-  /** The one process of the run whose command line contains every one of `parts`. */
-  async find (...parts: string[]): Promise<Proc> {
-    await this.watch.look()
-    // Not the shells that started it (`sh -c ...` holds the same words).
-    const matches = this.watch.alive().filter((p) => !/^(sh|dash|bash)$/.test(p.name) && parts.every((part) => p.cmd.includes(part)))
-    if (matches.length !== 1) throw new Error(`expected one process with ${parts.join(' ')}, found: ${JSON.stringify(matches)}`)
-    return matches[0]!
+    this.run = run
   }
 
   /** The HTTP port of an app's sidecar in this run, from the sidecar's command line. */
@@ -97,11 +67,13 @@ export class Lab {
     return flagOf((await this.find('daprd', `--app-id ${appId}`)).cmd, '--dapr-http-port')
   }
 
-  get output (): string { return this.lines.join('\n') }
+
+  /** The run's own folder: its run file, resources, state file and logs (lab/run/place.ts). */
+  get folder (): string { return join(this.cwd, relative(REPO, namedRunFolder(this.run))) }
 
   /** The port an app of this run listens on, from its run file (the plan gives a named run ports of its own). */
   async appPort (appId = 'order-processor', instance = 1): Promise<number> {
-    const file = join(this.cwd, '.dapr', 'named-runs', this.run, 'dapr.yaml')
+    const file = join(this.folder, 'dapr.yaml')
     await until(`the run file of ${this.run}`, () => existsSync(file) || this.exitCode !== undefined, 60_000)
     const port = readRunFile(file).apps.filter((a) => a.appID === appId)[instance - 1]?.appPort
     if (port === undefined) throw new Error(`${file} has no port for ${appId} #${instance}\n${this.output}`)
@@ -130,9 +102,7 @@ export class Lab {
    * deletes what it left in Redis (its streams, the subscribers' ledger entries).
    */
   async dispose (): Promise<void> {
-    await this.stop({ ms: 30_000 }).catch(() => {})
-    for (const p of this.watch.alive()) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
-    this.watch.stop()
+    await this.stop({ ms: 30_000 }).catch(() => { /* killed what was left */ })
     for (const stream of [this.topic, deadLetterTopic(this.topic)]) await deleteRedisKey(stream).catch(() => {})
     for (const app of ['order-processor', 'shipping']) {
       await deleteLedger(this.topic, app).catch(() => { /* Redis is gone: nothing to delete */ })
@@ -141,15 +111,13 @@ export class Lab {
 
   /**
    * Ctrl+C, then waits until every process of the run is gone (npm itself returns at once;
-   * the runner or the Dapr CLI takes a moment to stop apps and sidecars).
+   * the runner or the Dapr CLI takes a moment to stop apps and sidecars); fails, having
+   * killed them, if some outlive `ms`.
    */
-  async stop ({ presses = 1, ms = 60_000 } = {}): Promise<void> {
-    if (this.child.pid === undefined) return
-    for (let i = 0; i < presses; i++) {
-      try { process.kill(-this.child.pid, 'SIGINT') } catch { /* already gone */ }
-    }
-    await until('every process of the run to exit after Ctrl+C', async () => this.exitCode !== undefined && (await this.processes()).length === 0, ms)
-      .catch(async (err: Error) => { throw new Error(`${err.message}; left: ${JSON.stringify(await this.processes())}`) })
+  override async stop ({ presses = 1, ms = 60_000 }: { presses?: number, ms?: number } = {}): Promise<Proc[]> {
+    const left = await super.stop({ signal: 'SIGINT', presses, graceMs: ms })
+    if (left.length > 0) throw new Error(`timed out after ${ms} ms waiting for every process of the run to exit after Ctrl+C; left (killed): ${JSON.stringify(left)}`)
+    return left
   }
 }
 
@@ -158,18 +126,12 @@ export class Lab {
  * (there must be nothing).
  */
 export async function runTracked (command: string, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv }): Promise<{ status: number | null, stdout: string, stderr: string, left: Proc[] }> {
-  const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const watch = new ProcessWatch(child.pid!).start(250)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  await watch.look()
-  watch.stop()
-  const left = watch.alive()
-  for (const p of left) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
-  return { status, stdout, stderr, left }
+  const run = new ProcessGroup(command, args, { cwd: options.cwd ?? REPO, env: options.env ?? process.env, watchEvery: 250 })
+  const status = await run.exited
+  await run.closed
+  // Nothing of it may outlive it: what is still there now is killed, and answered.
+  const left = await run.settle(0)
+  return { status, stdout: run.stdout.join('\n'), stderr: run.stderr.join('\n'), left }
 }
 
 export { portIsFree } from '../../lab/ports.ts'
@@ -191,9 +153,7 @@ export function expectEachOnce (received: number[], output: string): void {
 
 /** Polls until `done`; fails with the run's output if the deadline passes or the run ends first. */
 export async function runUntil (lab: Lab, what: string, done: () => boolean, ms = 120_000): Promise<void> {
-  await until(what, () => done() || lab.exitCode !== undefined, ms)
-    .catch((err: Error) => { throw new Error(`${err.message}\n--- output ---\n${lab.output}`) })
-  if (!done()) throw new Error(`the run ended before ${what}\n--- output ---\n${lab.output}`)
+  await lab.until(what, done, ms)
 }
 
 /**
@@ -372,16 +332,4 @@ export async function killSidecarUntilRestarted (lab: Lab): Promise<number> {
 export async function killHard (pid: number): Promise<void> {
   process.kill(pid, 'SIGKILL')
   await until(`process ${pid} to die`, () => !isAlive(pid), 10_000)
-}
-
-/** Appends a child's stdout and stderr to `lines`, a line at a time. */
-export function collectLines (child: ChildProcess, lines: string[]): void {
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = ''
-    stream.on('data', (chunk: Buffer) => {
-      const parts = (rest + chunk.toString()).split('\n')
-      rest = parts.pop()!
-      lines.push(...parts)
-    })
-  }
 }
