@@ -30,7 +30,7 @@ import { readRunFile, writeRunFile } from '../lab/run-file.ts'
 import { RUNNER } from '../lab/run/supervise.ts'
 import { ensureDaprRuntime } from '../lab/services/dapr-runtime.ts'
 import { redis as redisService } from '../lab/services/redis.ts'
-import { PORTS } from '../lab/settings.ts'
+import { ORDER_PROCESSOR_PORT } from '../lab/roster.ts'
 import { appPrefix, receivedOrderId } from '../shared/log-lines.ts'
 
 const SCENARIOS = ['raw', 'floor', 'dapr-http', 'dapr-stream', 'dapr-grpc', 'dapr-bulk', 'peer', 'handler', 'latency', 'soak', 'scale', 'startup'] as const
@@ -427,7 +427,7 @@ async function startupScenario (): Promise<void> {
   const runFile = writeRunFile(dir, {
     ...lab,
     common: { ...lab.common, resourcesPath: join(REPO, 'components') },
-    apps: lab.apps.map((app) => app.appPort === PORTS.orderProcessor ? { ...app, appPort: BASE_APP_PORT } : app)
+    apps: lab.apps.map((app) => app.appPort === ORDER_PROCESSOR_PORT ? { ...app, appPort: BASE_APP_PORT } : app)
   }, 'bench/bench.ts (startup scenario)')
   let firstOrderS: number | undefined
   const run = new ProcessGroup(process.execPath, ['--import', 'tsx', RUNNER, runFile], {

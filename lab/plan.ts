@@ -42,7 +42,8 @@ import { onPath } from './processes.ts'
 import { freePort } from './ports.ts'
 import { namedRunFolder, runName } from './run/place.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
-import { APP_HEALTH, LAB_STATE, LabError, PORTS, REPO } from './settings.ts'
+import { LAB_STATE, LabError, REPO } from './settings.ts'
+import { ORDER_PROCESSOR_PORT, appSpec, appsOf, rosterApp } from './roster.ts'
 
 export const COMPONENTS = join(REPO, 'components')
 export const BROKER_FILES = join(REPO, 'brokers')
@@ -72,6 +73,8 @@ export type Runner = { kind: 'cli', dapr: string } | { kind: 'project' }
 
 export interface Plan {
   options: PlanOptions
+  /** A named run's name (LAB_RUN, lab/run/place.ts): its own folder and app ports. */
+  name?: string
   /** The lab's name of the broker (redis, kafka, ...), or 'external' for a component type it does not provision. */
   broker: string
   /** The component file of orderpubsub for this run. */
@@ -168,24 +171,6 @@ export function chooseRunner (env: NodeJS.ProcessEnv = process.env): Runner {
   return dapr ? { kind: 'cli', dapr } : { kind: 'project' }
 }
 
-/** The fan-out's second subscriber, started before the checkout like the order-processor. */
-const SHIPPING: AppSpec = {
-  appID: 'shipping',
-  appDirPath: './shipping/',
-  appPort: 6002,
-  command: ['node', '--import', 'tsx', 'src/server.ts'],
-  enableAppHealthCheck: true,
-  appHealthCheckPath: APP_HEALTH.path,
-  appHealthProbeInterval: APP_HEALTH.intervalS,
-  appHealthProbeTimeout: APP_HEALTH.timeoutMs,
-  appHealthThreshold: APP_HEALTH.threshold
-}
-
-/** A subscriber of the shop (shop/topology.ts), with the same health check as the order-processor. */
-const shopApp = (appID: string, appPort: number, entry: string): AppSpec => ({ ...SHIPPING, appID, appPort, appDirPath: './shop/', command: ['node', '--import', 'tsx', entry] })
-/** The shop, its subscribers first and the order service, which publishes, last. */
-const SHOP: AppSpec[] = [shopApp('billing', 6004, 'src/billing.ts'), shopApp('notification', 6005, 'src/notification.ts'), SHIPPING, shopApp('order', 6003, 'src/order.ts')]
-
 /** The plan for `npm start`'s arguments, or why there is none (in words that say what to do). */
 export function tryPlan (argv: string[], env: NodeJS.ProcessEnv = process.env): Plan | { error: string } {
   try {
@@ -222,22 +207,25 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   // Tokens and the broker password must reach the sidecars too, and daprd does not read .env.
   const sidecarEnv = Object.fromEntries(['APP_API_TOKEN', 'DAPR_API_TOKEN', 'REDIS_PASSWORD']
     .filter((name) => withDotenv[name]).map((name) => [name, withDotenv[name]!]))
-  const base = { options, broker, brokerFile, topic, billsTopic, services, runner: chooseRunner(env), sidecarEnv, notes: notesFor(options, broker) }
+  const base: Omit<Plan, 'runFile' | 'apps'> = { options, broker, brokerFile, topic, billsTopic, services, runner: chooseRunner(env), sidecarEnv, notes: notesFor(options, broker) }
   // A named run (LAB_RUN) always has a run file of its own, in its own folder: its ports are its own.
   const name = runName(env)
   const derive = name !== undefined || options.broker !== undefined || options.apps !== undefined || options.fanout || options.declarative || options.streaming || options.bulk || options.prod || instances > 1 ||
     options.routing || options.ttl !== undefined || options.outbox || options.shop
   if (!derive) return { ...base, runFile: join(REPO, 'dapr.yaml'), apps: lab.apps.map(absoluteApp) }
+  if (name !== undefined) base.name = name
 
-  const apps = options.shop ? [...SHOP] : [...lab.apps]
-  if (options.fanout) apps.splice(apps.findIndex((a) => a.appID === 'checkout'), 0, SHIPPING)
+  // The apps of the run: dapr.yaml's, or the shop's (lab/roster.ts); --fanout adds shipping
+  // before the checkout, so that it has subscribed before the first order.
+  const apps = options.shop ? appsOf('shop').map(appSpec) : [...lab.apps]
+  if (options.fanout) apps.splice(apps.findIndex((a) => a.appID === 'checkout'), 0, appSpec(rosterApp('shipping')))
   if (instances > 1) {
     // Same app id, so one consumer group: the broker hands each order to one of them. Each
     // has its own sidecar and port (6001, 6011, 6021...) and says which instance it is.
     const at = apps.findIndex((a) => a.appID === 'order-processor')
     const one = apps[at]!
     apps.splice(at, 1, ...Array.from({ length: instances }, (_, i) => ({
-      ...one, appPort: (one.appPort ?? PORTS.orderProcessor) + 10 * i, env: { ...one.env, INSTANCE: String(i + 1) }
+      ...one, appPort: (one.appPort ?? ORDER_PROCESSOR_PORT) + 10 * i, env: { ...one.env, INSTANCE: String(i + 1) }
     })))
   }
   const chosen = options.apps ?? apps.map((a) => a.appID)
@@ -278,7 +266,7 @@ const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO,
  * and the tests read. Other runs keep their ports (the doctor says when one is taken).
  */
 export async function withOwnPorts (plan: Plan): Promise<Plan> {
-  if (!plan.derived || !runName()) return plan
+  if (!plan.derived || plan.name === undefined) return plan
   const own = async (app: AppSpec): Promise<AppSpec> => app.appPort === undefined ? app : { ...app, appPort: await freePort() }
   const apps: AppSpec[] = []
   for (const app of plan.derived.spec.apps) apps.push(await own(app))

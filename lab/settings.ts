@@ -20,7 +20,7 @@ export const KUSTOMIZE_VERSION = 'v5.8.2'
 /** Every server the lab starts listens on loopback only. */
 export const HOST = '127.0.0.1'
 
-/** The ports of the servers the lab provisions (and the doctor checks). */
+/** The ports of the servers the lab provisions (and the doctor checks); the apps' are in lab/roster.ts. */
 export const PORTS = {
   redis: 6379,
   kafka: 9092,
@@ -28,9 +28,7 @@ export const PORTS = {
   rabbitmq: 5672,
   nats: 4222,
   mqtt: 1883,
-  zipkin: 9411,
-  /** The order-processor's app port in dapr.yaml; instance i of --instances listens on + 10 i. */
-  orderProcessor: 6001
+  zipkin: 9411
 } as const
 
 /**

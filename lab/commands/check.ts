@@ -14,12 +14,13 @@ import { runState } from '../run/supervise.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../redis.ts'
 import { logsNewestFirst, newestLog, recentLogs, startedAt } from '../run/logs.ts'
 import { renderOverlay } from '../services/kustomize.ts'
-import { PORTS, REPO } from '../settings.ts'
+import { REPO } from '../settings.ts'
+import { ORDER_PROCESSOR_PORT } from '../roster.ts'
 import { ZIPKIN_URL } from '../services/zipkin.ts'
 
 const env = labEnv()
 /** The order-processor's port in the run going on: its run file says (a named run's ports are its own). */
-const orderProcessorPort = () => readRunFile(runState()?.runFile).apps.find((a) => a.appID === 'order-processor')?.appPort ?? PORTS.orderProcessor
+const orderProcessorPort = () => readRunFile(runState()?.runFile).apps.find((a) => a.appID === 'order-processor')?.appPort ?? ORDER_PROCESSOR_PORT
 const { topic, orderCount, billsTopic } = loadConfig(env)
 
 interface Check { ok: boolean, what: string, fix?: string }

@@ -15,7 +15,8 @@ import { logDir, logFile } from '../run/logs.ts'
 import { runState } from '../run/supervise.ts'
 import { ProcessGroup } from '../run/group.ts'
 import { descendantsOf, flagOf, isAlive, listProcesses } from '../processes.ts'
-import { LabError, PORTS } from '../settings.ts'
+import { LabError } from '../settings.ts'
+import { ORDER_PROCESSOR_PORT } from '../roster.ts'
 
 const APP_ID = 'order-processor'
 
@@ -31,7 +32,7 @@ export async function crash (argv: string[]): Promise<number> {
   // variables the runner gives every app (its sidecar's ports).
   const spec = readRunFile(run.runFile)
   const app = spec.apps.find((a) => a.appID === APP_ID)
-  const port = app?.appPort ?? PORTS.orderProcessor
+  const port = app?.appPort ?? ORDER_PROCESSOR_PORT
   const procs = descendantsOf(run.runnerPid, await listProcesses())
   const pid = await portToPid(port).catch(() => undefined)
   const sidecars = procs.filter((p) => /daprd/.test(p.name) && flagOf(p.cmd, '--app-id') === APP_ID)

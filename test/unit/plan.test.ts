@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { chooseRunner, makePlan, parsePlanArgs } from '../../lab/plan.ts'
+import { chooseRunner, makePlan, parsePlanArgs, withOwnPorts } from '../../lab/plan.ts'
+import { ROSTER, rosterProblems } from '../../lab/roster.ts'
+import { readRunFile } from '../../lab/run-file.ts'
 import { BUILD } from '../../lab/build.ts'
 import { LabError, REPO } from '../../lab/settings.ts'
 import { componentScopes, subscriptionResources } from '../../shop/topology.ts'
@@ -100,5 +102,41 @@ describe('a run\'s plan (lab/plan.ts)', () => {
     expect(() => plan(['--ttl', '30', '--outbox'])).toThrow(/Choose one/)
     expect(() => plan(['--ttl', '0'])).toThrow(/--ttl takes a whole number of seconds/)
     expect(() => plan(['--shop', '--fanout', '--instances', '2'])).toThrow('--shop runs the four services of shop/ as they are; it does not combine with --fanout, --instances.')
+  })
+
+  it('LAB_RUN=<name>: a run file in its own folder, and its apps on free ports of their own, none of dapr.yaml\'s', async () => {
+    const named = plan(['--fanout'], { LAB_RUNNER: 'project', LAB_RUN: 'side-by-side' })
+    expect(named.name).toBe('side-by-side')
+    expect(named.runFile).toBe(`${REPO}/.dapr/named-runs/side-by-side/dapr.yaml`)
+    const own = await withOwnPorts(named)
+    const ports = own.apps.flatMap((a) => a.appPort ?? [])
+    expect(own.apps.map((a) => a.appID)).toEqual(['order-processor', 'shipping', 'checkout'])
+    expect(ports).toHaveLength(2)
+    expect(new Set(ports).size).toBe(2)
+    for (const port of ports) expect(ROSTER.map((a) => a.port)).not.toContain(port)
+    expect(own.derived!.spec.apps.map((a) => a.appPort)).toEqual(own.apps.map((a) => a.appPort))
+    // An unnamed run keeps dapr.yaml's ports.
+    expect((await withOwnPorts(plan(['--fanout']))).apps.map((a) => a.appPort)).toEqual([6001, 6002, undefined])
+  })
+
+  it('LAB_RUN must be a plain name: it names a folder', () => {
+    expect(() => plan([], { LAB_RUNNER: 'project', LAB_RUN: '../elsewhere' })).toThrow(LabError)
+  })
+})
+
+describe('the roster (lab/roster.ts)', () => {
+  it('agrees with dapr.yaml, the user\'s file: the same apps, folders, entries and ports', () => {
+    expect(rosterProblems(readRunFile())).toEqual([])
+  })
+
+  it('says where a run file disagrees with it', () => {
+    const lab = readRunFile()
+    const [op, checkout] = lab.apps
+    expect(rosterProblems({ apps: [{ ...op!, appPort: 7001 }, { ...checkout!, command: ['node', 'src/other.ts'] }, { appID: 'payments' }] })).toEqual([
+      'order-processor: appPort 7001, the roster says 6001',
+      'checkout: command ["node","src/other.ts"], the roster\'s entry is src/main.ts',
+      'app payments is not one of the lab\'s (lab/roster.ts)'
+    ])
+    expect(rosterProblems({ apps: [op!] })).toEqual(['checkout is missing'])
   })
 })
