@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { portToPid } from 'pid-port'
 import { crashKilledLine, crashRestartedLine } from '../../shared/log-lines.ts'
-import { readRunFile } from '../run-file.ts'
+import { appEnvironment, readRunFile } from '../run-file.ts'
 import { logDir, logFile } from '../run/logs.ts'
 import { runState } from '../run/supervise.ts'
 import { ProcessGroup } from '../run/group.ts'
@@ -40,19 +40,12 @@ export async function crash (argv: string[]): Promise<number> {
   if (sidecars.length !== 1) throw new LabError(`This exercise wants one order-processor; the run has ${sidecars.length} sidecars for it: \`npm run stop\`, then \`npm start\`.`)
   const sidecar = sidecars[0]!
   const appDir = resolve(dirname(run.runFile), app.appDirPath ?? '.')
-  const strings = (env: Record<string, unknown> | undefined) => Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]))
-  const env = {
-    ...process.env,
-    ...run.env,
-    ...strings(spec.common?.env),
-    ...strings(app.env),
-    APP_ID,
-    APP_PORT: String(port),
-    APP_PROTOCOL: app.appProtocol ?? spec.common?.appProtocol ?? 'http',
-    DAPR_HTTP_PORT: flagOf(sidecar.cmd, '--dapr-http-port') ?? '3500',
-    DAPR_GRPC_PORT: flagOf(sidecar.cmd, '--dapr-grpc-port') ?? '50001',
-    DAPR_METRICS_PORT: flagOf(sidecar.cmd, '--metrics-port') ?? '9090'
-  }
+  // The run's settings first (what npm start was given), then what the runner gives the app.
+  const env = appEnvironment(spec, { ...app, appPort: port }, {
+    http: flagOf(sidecar.cmd, '--dapr-http-port') ?? '3500',
+    grpc: flagOf(sidecar.cmd, '--dapr-grpc-port') ?? '50001',
+    metrics: flagOf(sidecar.cmd, '--metrics-port') ?? '9090'
+  }, { ...process.env, ...run.env })
 
   process.kill(pid, 'SIGKILL')
   console.log(crashKilledLine(pid))

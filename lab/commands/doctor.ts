@@ -21,8 +21,8 @@ import { PUBSUB_NAME, STATE_STORE_NAME } from '../../shared/pubsub.ts'
 import { BROKERS, brokerOfType } from '../brokers.ts'
 import { COMPONENTS, SUBSCRIPTIONS, tryPlan, yamlFiles as yamlIn } from '../plan.ts'
 import { portIsFree } from '../ports.ts'
-import { listProcesses, onPath, type Proc as ProcessInfo } from '../processes.ts'
-import { RUNNER, runState } from '../run/supervise.ts'
+import { listProcesses, onPath } from '../processes.ts'
+import { isLabProcess, runState } from '../run/supervise.ts'
 import { findDaprRuntime } from '../services/dapr-runtime.ts'
 import { BUILT_RUNTIME, REPO, runtimeRoots } from '../settings.ts'
 
@@ -305,15 +305,12 @@ async function checkStateStore (files: YamlFile[]): Promise<Result> {
 
 interface Proc { pid: number, command: string, lab: boolean }
 
-// What `npm run stop` stops: the processes a run going on wrote down, the project's
-// runner, and sidecars started with this project's files (not a copy of it elsewhere).
+// The lab's processes are what `npm run stop` stops (lab/run/supervise.ts, isLabProcess).
 async function processes (): Promise<Proc[]> {
-  const recorded = new Set((runState()?.processes ?? []).map((p) => p.pid))
-  const inRepo = (cmd: string) => cmd.includes(`${REPO}/`) || cmd.endsWith(REPO)
-  const isLab = (p: ProcessInfo) => recorded.has(p.pid) || p.cmd.includes(RUNNER) || (/daprd/.test(p.name) && inRepo(p.cmd))
+  const run = runState()
   return (await listProcesses()).filter((p) => p.pid !== process.pid).map((p) => {
     const command = p.cmd.replace(/^\S*\//, '')
-    return { pid: p.pid, command: command.length > 80 ? `${command.slice(0, 77)}...` : command, lab: isLab(p) }
+    return { pid: p.pid, command: command.length > 80 ? `${command.slice(0, 77)}...` : command, lab: isLabProcess(p, run) }
   })
 }
 

@@ -6,21 +6,12 @@
 import { execa } from 'execa'
 import { poll } from '../poll.ts'
 import { chooseRunner } from '../plan.ts'
-import { isAlive, listProcesses, signal, type Proc } from '../processes.ts'
-import { RUNNER, runState } from '../run/supervise.ts'
-import { namedRunFolder, runName, runStateFile } from '../run/place.ts'
+import { isAlive, listProcesses, signal } from '../processes.ts'
+import { isLabProcess, runState } from '../run/supervise.ts'
+import { runName, runStateFile } from '../run/place.ts'
 import { serviceNamed, services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
 import { rmSync } from 'node:fs'
-
-/**
- * Processes of a lab run found by their command line: the project's runner, and sidecars
- * started with this project's files; of a named run, those started with its folder's.
- */
-function labProcesses (procs: Proc[], name: string | undefined): Proc[] {
-  const mark = name === undefined ? REPO : namedRunFolder(name)
-  return procs.filter((p) => p.pid !== process.pid && ((name === undefined && p.cmd.includes(RUNNER)) || ((p.cmd.includes(RUNNER) || /daprd/.test(p.name)) && p.cmd.includes(mark))))
-}
 
 export async function stop (): Promise<number> {
   // A named run (LAB_RUN) is stopped alone: others may be going on beside it.
@@ -38,9 +29,7 @@ export async function stop (): Promise<number> {
   }
   // Whatever is left: what the run wrote down (if the same command still runs under that
   // pid), and whatever has this project's runner or files in its command line.
-  const procs = await listProcesses()
-  const recorded = (run?.processes ?? []).filter((p) => procs.some((q) => q.pid === p.pid && q.cmd === p.cmd))
-  const left = [...new Map([...recorded, ...labProcesses(procs, name)].map((p) => [p.pid, p])).values()]
+  const left = (await listProcesses()).filter((p) => p.pid !== process.pid && isLabProcess(p, run, name))
   for (const p of left) {
     say(`stopping ${p.cmd.slice(0, 100)} (pid ${p.pid})`)
     signal(p.pid, 'SIGTERM')

@@ -15,7 +15,7 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { appExitedLine, appPrefix, sidecarPrefix, sidecarRestartLine } from '../../shared/log-lines.ts'
-import { readRunFile, type AppSpec, type RunFile } from '../run-file.ts'
+import { appEnvironment, readRunFile, type AppSpec, type RunFile } from '../run-file.ts'
 import { freePort } from '../ports.ts'
 import { poll } from '../poll.ts'
 import { logDir, logFile, timestamp } from './logs.ts'
@@ -167,17 +167,7 @@ async function start (file: RunFile): Promise<void> {
     const sidecar = launch(app.appID, 'daprd', daprd, args, appDir, process.env, sidecarLog, false)
 
     if (!app.command?.length) continue
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...stringify(common.env),
-      ...stringify(app.env),
-      APP_ID: app.appID,
-      DAPR_HTTP_PORT: String(ports.http),
-      DAPR_GRPC_PORT: String(ports.grpc),
-      DAPR_METRICS_PORT: String(ports.metrics),
-      APP_PROTOCOL: protocol
-    }
-    if (app.appPort) env.APP_PORT = String(app.appPort)
+    const env = appEnvironment(file, app, ports)
     const [command, ...rest] = app.command
     say(`Starting App ${app.appID}: ${app.command.join(' ')}`)
     launch(app.appID, 'app', command!, rest, appDir, env, logFile(appDir, logName, 'app', stamp), true)
@@ -207,10 +197,6 @@ async function sidecarReady (sidecar: Running, httpPort: number, appPort?: numbe
   say(`${sidecarPrefix(sidecar.id)}not ready after ${readyTimeoutS} s: ${cause}. Its log: ${sidecar.logPath}`)
   for (const line of errorsIn(sidecar.recent)) say(`${sidecarPrefix(sidecar.id)}${line}`)
   await stop(1)
-}
-
-function stringify (env: AppSpec['env']): Record<string, string> {
-  return Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]))
 }
 
 function signalGroup (entry: Running, signal: NodeJS.Signals): void {

@@ -13,10 +13,23 @@ import type { Plan } from '../plan.ts'
 import { signal, type Proc } from '../processes.ts'
 import { ProcessGroup } from './group.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
-import { runStateFile } from './place.ts'
+import { namedRunFolder, runName, runStateFile } from './place.ts'
 
 /** The project's runner, which stands in for `dapr run -f` where there is no Dapr CLI. */
 export const RUNNER = join(REPO, 'lab', 'run', 'multi-app-run.ts')
+
+/**
+ * Whether a process is a lab run's (what `npm run stop` stops, what the doctor lists): one
+ * its `npm start` wrote down, the project's runner, or a sidecar started with this
+ * project's files (not a copy of it elsewhere); of a named run, those started with its
+ * folder's files.
+ */
+export function isLabProcess (p: Proc, run: RunState | undefined, name = runName()): boolean {
+  if (run?.processes.some((q) => q.pid === p.pid && q.cmd === p.cmd)) return true
+  const mark = name === undefined ? REPO : namedRunFolder(name)
+  const withFiles = p.cmd.includes(`${mark}/`) || p.cmd.endsWith(mark)
+  return (p.cmd.includes(RUNNER) && (name === undefined || withFiles)) || (/daprd/.test(p.name) && withFiles)
+}
 
 /** What `npm run stop` and the doctor need to know of a run that is going on. */
 export interface RunState {
