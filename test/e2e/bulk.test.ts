@@ -3,8 +3,8 @@
 // guarantees as single deliveries, proven the same way: orders counted in the ledger,
 // log lines, dead letters, and the order-processor killed in the middle of a run.
 import { describe, expect, it } from 'vitest'
-import { allAcceptedLine, isDeadLetterLine } from '../../shared/log-lines.ts'
-import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNothingLostWhenKilled, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
+import { allAcceptedLine } from '../../shared/log-lines.ts'
+import { Lab, disposedAfterEach, expectPoisonDeadLetteredOnce, expectNothingLostWhenKilled, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
 
 const track = disposedAfterEach()
 
@@ -16,13 +16,7 @@ describe.each(['redis', 'kafka'])('bulk subscribe on %s (POST /orders/bulk, real
   it.skipIf(notOnThisMachine(broker))('delivers orderId 1..19 exactly once in batches, and dead-letters each poison order once', async () => {
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, { PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '5' }, args))
-    await runUntil(lab, '3 dead letters', () => lab.lines.filter(isDeadLetterLine).length >= 3)
-    await expectExactlyOnceInEffect(topic, 19, lab.lines)
-    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
-    expectEachOnce(lab.received(), lab.output)
-    const dead = lab.lines.filter(isDeadLetterLine)
-    expect(dead).toHaveLength(3)
-    for (const id of ['"poison-1"', '"poison-2"', '"poison-3"']) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
+    await expectPoisonDeadLetteredOnce(lab)
     const [subscription] = await (await fetch(`${await lab.url()}/dapr/subscribe`)).json() as Array<{ route: string, bulkSubscribe?: { enabled: boolean } }>
     expect(subscription).toMatchObject({ route: '/orders/bulk', bulkSubscribe: { enabled: true } })
     // Every order came through the bulk route: one histogram entry per batch, none on POST /orders.

@@ -8,7 +8,7 @@ import { beforeAll, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, eachRunner, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, killSidecarUntilRestarted, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
+  Lab, REPO, eachRunner, expectPoisonDeadLetteredOnce, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, killSidecarUntilRestarted, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { allAcceptedLine, isDeadLetterLine, isDroppedLine, isRetryLine } from '../../shared/log-lines.ts'
@@ -79,21 +79,12 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
 
   it('poison orders mixed into a run: each reaches the dead-letter topic once, every valid order is processed, nothing loops', async () => {
     const { lab, topic } = startLab({ PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '5' })
-    const poison = ['"poison-1"', '"poison-2"', '"poison-3"']
-    await runUntil(lab, '3 dead letters', () => deadLettersIn(lab.lines).length >= poison.length)
-    await expectExactlyOnceInEffect(topic, 19, lab.lines)
-    // The ledger is written before the log line, which comes through the runner's pipe.
-    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
-    expectEachOnce(lab.received(), lab.output)
-
-    const dead = deadLettersIn(lab.lines)
-    expect(dead).toHaveLength(poison.length)
-    for (const id of poison) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
-    expect(lab.lines.filter((l) => poison.some((id) => isDroppedLine(l, id)))).toHaveLength(poison.length)
+    const dead = await expectPoisonDeadLetteredOnce(lab)
+    expect(lab.lines.filter((l) => isDroppedLine(l, '"poison-'))).toHaveLength(dead.length)
     // Nothing waits for a redelivery: every delivery on both topics was acknowledged.
     await until('no unacknowledged delivery', async () => await pending(topic) === 0 && await pending(deadLetterTopic(topic)) === 0, 30_000)
     expect(await stats(lab)).toMatchObject({ processed: 19, dropped: 3, deadLettered: 3, retried: 0, duplicates: 0 })
-    expect(await withRedis((r) => r.xlen(deadLetterTopic(topic)))).toBe(poison.length)
+    expect(await withRedis((r) => r.xlen(deadLetterTopic(topic)))).toBe(dead.length)
   })
 
   it('a handler fault for a while: the orders are retried, then processed; the counts match', async () => {

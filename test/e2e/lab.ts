@@ -240,6 +240,24 @@ export async function expectExactlyOnceInEffect (topic: string, n: number, lines
 }
 
 /**
+ * A run with POISON_EVERY=5 (19 orders, 3 poison orders among them): every valid order
+ * processed exactly once in effect and logged once, and each poison order dead-lettered
+ * once. Answers the dead-letter lines.
+ */
+export async function expectPoisonDeadLetteredOnce (lab: Lab): Promise<string[]> {
+  const poison = ['"poison-1"', '"poison-2"', '"poison-3"']
+  await runUntil(lab, '3 dead letters', () => lab.lines.filter(isDeadLetterLine).length >= poison.length)
+  await expectExactlyOnceInEffect(lab.topic, 19, lab.lines)
+  // The ledger is written before the log line, which comes through the runner's pipe.
+  await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
+  expectEachOnce(lab.received(), lab.output)
+  const dead = lab.lines.filter(isDeadLetterLine)
+  expect(dead).toHaveLength(poison.length)
+  for (const id of poison) expect(dead.filter((l) => l.includes(`orderId=${id} `)), id).toHaveLength(1)
+  return dead
+}
+
+/**
  * `npm run lab:crash -- SECONDS` beside a run, as LAB.md's exercise 5 has it: kills the
  * order-processor, starts it again after SECONDS (its output is the returned Lab's).
  */
