@@ -8,10 +8,9 @@ import { defineConfig } from 'vitest/config'
 // (npm run k8s) and runs the lab in it, after the others (groupOrder), so that its load
 // never shares the machine with the timing of the end-to-end tests.
 // The end-to-end files that must own something every run shares, and so run alone: the
-// Redis restart (it stops the one Redis), LAB.md's exercises (as written: on dapr.yaml's
-// ports, reading the newest logs), the doctor (it lists every lab process on the machine)
-// and the runner's failures (their run files use dapr.yaml's port).
-const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/lab-exercises.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/failures.test.ts']
+// Redis restart (it stops the one Redis) and the doctor (it lists every lab process on the
+// machine, and expects none).
+const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts']
 
 const e2e = {
   include: ['test/e2e/**/*.test.ts'],

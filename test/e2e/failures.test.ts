@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { RUNNER } from '../../lab/run/supervise.ts'
 import { findDaprRuntime } from '../../lab/services/dapr-runtime.ts'
 import { REPO, portIsFree, runTracked, uniqueTopic } from './lab.ts'
+import { freePort } from '../../lab/ports.ts'
 
 describe('clear failures', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dapr-lab-fail-'))
@@ -13,18 +14,20 @@ describe('clear failures', () => {
 
   /** Runs the order-processor alone with one pub/sub component, the way npm start would. */
   async function runWith (component: string[], command = '["node", "--import", "tsx", "src/server.ts"]', env: Record<string, string> = {}) {
+    // A port and a run name of its own: other tests' runs go on beside this one.
+    const appPort = await freePort()
     writeFileSync(join(dir, 'pubsub.yaml'), [
       'apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', '  name: orderpubsub', 'spec:', ...component, ''
     ].join('\n'))
     writeFileSync(join(dir, 'dapr.yaml'), [
       'version: 1', 'common:', `  resourcesPath: ${dir}`, 'apps:',
-      '  - appID: order-processor', `    appDirPath: ${join(REPO, 'subscriber')}`, '    appPort: 6001', `    command: ${command}`, ''
+      '  - appID: order-processor', `    appDirPath: ${join(REPO, 'subscriber')}`, `    appPort: ${appPort}`, `    command: ${command}`, ''
     ].join('\n'))
     const topic = uniqueTopic()
     const run = await runTracked(process.execPath, ['--import', 'tsx', RUNNER, join(dir, 'dapr.yaml')], {
-      cwd: REPO, env: { ...process.env, DAPR_RUNTIME_PATH: findDaprRuntime()!.root, ORDERS_TOPIC: topic, ...env }
+      cwd: REPO, env: { ...process.env, DAPR_RUNTIME_PATH: findDaprRuntime()!.root, ORDERS_TOPIC: topic, LAB_RUN: topic, ...env }
     })
-    return { run }
+    return { run, appPort }
   }
   const redisAt = (host: string) => ['  type: pubsub.redis', '  version: v1', '  metadata:', '    - name: redisHost', `      value: ${host}`]
 
@@ -48,9 +51,9 @@ describe('clear failures', () => {
   })
 
   it('a sidecar that never gets ready (its app never listens): the run stops after the deadline and says why', async () => {
-    const { run } = await runWith(redisAt('localhost:6379'), '["node", "-e", "setInterval(() => {}, 1000)"]', { LAB_SIDECAR_TIMEOUT_S: '3' })
+    const { run, appPort } = await runWith(redisAt('localhost:6379'), '["node", "-e", "setInterval(() => {}, 1000)"]', { LAB_SIDECAR_TIMEOUT_S: '3' })
     expect(run.status, run.stdout + run.stderr).toBe(1)
-    expect(run.stdout).toMatch(/== DAPR - order-processor == not ready after 3 s: it is still waiting for the app to listen on port 6001 .*Its log: .*order-processor_daprd_\d+\.log/)
+    expect(run.stdout).toMatch(new RegExp(`== DAPR - order-processor == not ready after 3 s: it is still waiting for the app to listen on port ${appPort} .*Its log: .*order-processor_daprd_\\d+\\.log`))
     expect(run.left).toEqual([])
   })
 

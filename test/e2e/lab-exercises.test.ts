@@ -51,8 +51,9 @@ function parseRun (command: string): { env: Record<string, string>, args: string
   return { env, args: words.slice(3) }
 }
 
-// Unnamed runs, as a student's: on dapr.yaml's ports (exercise 2 curls 6001), so this file
-// runs alone (vitest.config.ts).
+// Unnamed runs, as a student's: on dapr.yaml's ports (exercise 2 curls 6001), with their
+// logs where `npm run lab:check` reads them. Every other test's run is named (its own ports
+// and logs), so these can go on beside them.
 const asWritten = { LAB_RUN: '' }
 
 const cleanups: Array<() => Promise<void> | void> = []
