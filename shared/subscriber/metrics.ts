@@ -63,5 +63,7 @@ const countsSchema = {
 /** GET /metrics (Prometheus text) and GET /stats (the counters as JSON). */
 export const metricsRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
   app.get('/stats', { schema: { response: { 200: countsSchema } } }, async () => metrics.counts())
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+  // Prometheus' text format: the schema says so, and the text is sent as it is.
+  app.get('/metrics', { schema: { response: { 200: { type: 'string', description: 'Prometheus text exposition format' } } } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
 }
