@@ -11,8 +11,8 @@ export const logDir = (appDir: string, run = runName()): string => run ? join(na
 const cliLogDir = (appDir: string): string => join(appDir, '.dapr', 'logs')
 
 /** Where an app's logs are found: the run's own folder, else where the Dapr CLI writes them. */
-function logDirs (appDir: string, run = runName()): string[] {
-  return [...new Set([logDir(appDir, run), cliLogDir(appDir)])].filter((d) => existsSync(d) && readdirSync(d).length > 0).slice(0, 1)
+function foundLogDir (appDir: string, run = runName()): string | undefined {
+  return [logDir(appDir, run), cliLogDir(appDir)].find((d) => existsSync(d) && readdirSync(d).length > 0)
 }
 
 /** A new log file's name: `name` is the app id, or `<id>-<n>` for instance n > 1 of --instances. */
@@ -36,7 +36,7 @@ export function startedAt (file: string): number {
 
 /** The log files of an app, newest first (`dir` relative to the repository, or absolute). */
 export function logsNewestFirst (dir: string, name: string, kind: 'app' | 'daprd', run = runName()): string[] {
-  const [logs] = logDirs(join(REPO, dir), run)
+  const logs = foundLogDir(join(REPO, dir), run)
   if (logs === undefined) return []
   const files = readdirSync(logs).filter((f) => f.startsWith(`${name}_${kind}_`)).map((f) => join(logs, f))
   return files.sort((a, b) => startedAt(b) - startedAt(a) || statSync(b).mtimeMs - statSync(a).mtimeMs)
@@ -50,7 +50,7 @@ export const newestLog = (dir: string, name: string, kind: 'app' | 'daprd', run 
  * and the others started within 30 s of it (the time in a log's name is its start).
  */
 export function recentLogs (dir: string, name: RegExp): string[] {
-  const [logs] = logDirs(join(REPO, dir))
+  const logs = foundLogDir(join(REPO, dir))
   if (logs === undefined) return []
   const files = readdirSync(logs).filter((f) => name.test(f)).map((f) => ({ file: join(logs, f), at: startedAt(f) }))
   const newest = Math.max(...files.map((f) => f.at))
