@@ -25,7 +25,7 @@ describe('npm start -- --declarative', () => {
       ['Subscription', 'dapr.io/v2alpha1', topic, '/orders', ['order-processor', 'shipping']],
       ['Subscription', 'dapr.io/v2alpha1', deadLetterTopic(topic), '/deadletters', ['order-processor', 'shipping']]
     ])
-    const log = readFileSync(lab.log('order-processor', 'daprd'), 'utf8')
+    const log = readFileSync(await lab.log('order-processor', 'daprd'), 'utf8')
     for (const name of ['orders', 'orders-deadletter']) expect(log).toContain(`Found Subscription: ${name}"`)
 
     await lab.stop()

@@ -48,7 +48,7 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
     await expectNothingLostWhenKilled(lab, MANY, track, {
       seconds: 18,
       whileDown: async () => {
-        const sidecarLog = lab.log('order-processor', 'daprd')
+        const sidecarLog = await lab.log('order-processor', 'daprd')
         await until('the sidecar to see the order-processor unhealthy', () => readFileSync(sidecarLog, 'utf8').includes('App entered un-healthy status'), 15_000)
       }
     })
@@ -60,7 +60,7 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
     const killed = await killSidecarUntilRestarted(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
-    expectNoLedgerRetries(lab)
+    await expectNoLedgerRetries(lab)
     expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(killed)
   })
 

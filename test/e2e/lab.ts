@@ -4,7 +4,7 @@
 // behind. Every run has a topic of its own, so runs cannot see each other's orders.
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { createConnection } from 'node:net'
 import { afterEach, describe, expect } from 'vitest'
 import type { Redis } from 'ioredis'
@@ -14,7 +14,8 @@ import { ProcessGroup } from '../../lab/run/group.ts'
 import { namedRunFolder } from '../../lab/run/place.ts'
 import { findDaprCli } from '../../lab/plan.ts'
 import { withRedis } from '../../lab/redis.ts'
-import { newestLog } from '../../lab/run/logs.ts'
+import { logsNewestFirst } from '../../lab/run/logs.ts'
+import { rosterApp } from '../../lab/roster.ts'
 import { readRunFile } from '../../lab/run-file.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
@@ -85,9 +86,16 @@ export class Lab extends ProcessGroup {
     return `http://127.0.0.1:${await this.appPort(appId)}`
   }
 
-  /** The newest log file of an app or its sidecar in this run. */
-  log (appId: string, kind: 'app' | 'daprd'): string {
-    const file = newestLog(appId === 'checkout' ? 'publisher' : 'subscriber', appId, kind, this.run)
+  /**
+   * The newest log file of a subscriber app or its sidecar in this run: in the run's folder
+   * (the project's runner), or where the Dapr CLI writes every run's, the one that names
+   * this run's app port.
+   */
+  async log (appId: string, kind: 'app' | 'daprd'): Promise<string> {
+    const files = logsNewestFirst(rosterApp(appId).dir, appId, kind, this.run)
+    const port = await this.appPort(appId)
+    const mark = kind === 'daprd' ? `waiting on port ${port}.` : `Server listening at http://127.0.0.1:${port}`
+    const file = files.find((f) => dirname(f) === join(this.folder, 'logs') || readFileSync(f, 'utf8').includes(mark))
     if (file === undefined) throw new Error(`no ${kind} log of ${appId} in run ${this.run}`)
     return file
   }
@@ -317,7 +325,7 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
   const next = await restarted?.(again) ?? []
   const later = () => [...again.lines, ...next]
   await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...later()])
-  expectNoLedgerRetries(lab)
+  await expectNoLedgerRetries(lab)
   // A log line reaches us after its order's ledger entry (an asynchronous destination, pipes).
   await until('50 orders logged as processed after the restart', () => receivedOrderIds(later()).length >= 50, 10_000)
     .catch((err: Error) => { throw new Error(`${err.message}\n${later().slice(-40).join('\n')}`) })
@@ -329,8 +337,8 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
  * The order-processor's sidecar retried none of the ledger's state calls: the answer
  * "already recorded" to a redelivered order is a conflict, not a failure to retry.
  */
-export function expectNoLedgerRetries (lab: Lab): void {
-  const log = lab.log('order-processor', 'daprd')
+export async function expectNoLedgerRetries (lab: Lab): Promise<void> {
+  const log = await lab.log('order-processor', 'daprd')
   const retries = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('component[statestore] output. Retrying'))
   expect(retries, `ledger calls retried by the sidecar (${log})`).toEqual([])
 }

@@ -48,7 +48,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     await runUntil(lab, 'the stream to be down', () => lab.lines.some((l) => isStreamDownLine(l, topic)), 30_000)
     await runUntil(lab, 'the stream to open again', () => opened(lab, topic) === 2, 90_000)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
-    expectNoLedgerRetries(lab)
+    await expectNoLedgerRetries(lab)
     expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(killed)
   })
 })

@@ -47,7 +47,7 @@ describe('message TTL (real sidecars, Redis)', () => {
     // The 5 expired events: copied to the dead-letter topic, dropped on both.
     const expired = (await withRedis((r) => r.xrange(deadLetterTopic(topic), '-', '+'))).map((entry) => String(cloudEventOf(entry)?.id))
     expect(expired).toHaveLength(5)
-    const sidecarLog = readFileSync(lab.log('order-processor', 'daprd'), 'utf8')
+    const sidecarLog = readFileSync(await lab.log('order-processor', 'daprd'), 'utf8')
     for (const id of expired) expect(sidecarLog.split(`dropping expired pub/sub event ${id} `).length - 1, `event ${id} dropped on the orders and the dead-letter topic`).toBe(2)
   })
 })
