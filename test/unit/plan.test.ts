@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { chooseRunner, makePlan, parsePlanArgs, withOwnPorts } from '../../lab/plan.ts'
-import { ROSTER, rosterProblems } from '../../lab/roster.ts'
+import { ROSTER, appsOf, rosterProblems } from '../../lab/roster.ts'
 import { readRunFile } from '../../lab/run-file.ts'
 import { BUILD } from '../../lab/build.ts'
 import { LabError, REPO } from '../../lab/settings.ts'
-import { componentScopes, subscriptionResources } from '../../shop/topology.ts'
+import { SHOP_APPS, componentScopes, subscriptionResources } from '../../shop/topology.ts'
 
 const plan = (argv: string[], env: NodeJS.ProcessEnv = { LAB_RUNNER: 'project' }) => makePlan(parsePlanArgs(argv), env)
 
@@ -127,6 +127,11 @@ describe('a run\'s plan (lab/plan.ts)', () => {
 describe('the roster (lab/roster.ts)', () => {
   it('agrees with dapr.yaml, the user\'s file: the same apps, folders, entries and ports', () => {
     expect(rosterProblems(readRunFile())).toEqual([])
+  })
+
+  it('runs the shop\'s apps, the ones shop/topology.ts gives flows and scopes to, the order service last', () => {
+    expect(appsOf('shop').map((a) => a.appID).sort()).toEqual([...SHOP_APPS].sort())
+    expect(appsOf('shop').at(-1)?.appID).toBe('order')
   })
 
   it('says where a run file disagrees with it', () => {
