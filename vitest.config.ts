@@ -8,9 +8,9 @@ import { defineConfig } from 'vitest/config'
 // (npm run k8s) and runs the lab in it, after the others (groupOrder), so that its load
 // never shares the machine with the timing of the end-to-end tests.
 // The end-to-end files that must own something every run shares, and so run alone: the
-// Redis restart (it stops the one Redis) and the doctor (it lists every lab process on the
-// machine, and expects none).
-const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts']
+// Redis restart (it stops the one Redis), the doctor (it lists every lab process on the
+// machine, and expects none) and `npm run stop` with no run named (it stops them all).
+const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/stop.test.ts']
 
 const e2e = {
   include: ['test/e2e/**/*.test.ts'],

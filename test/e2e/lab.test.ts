@@ -56,20 +56,26 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
     }
   })
 
-  it('npm start killed outright (SIGKILL, no clean-up of its own): npm run stop finds what the run left and stops all of it', async () => {
+  it('npm start killed outright (SIGKILL, no clean-up of its own): LAB_RUN=<its name> npm run stop stops all it left, and no other run', async () => {
     const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
+    const other = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
     try {
       await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
+      await runUntil(other, 'the first orders of the other run', () => other.received().length >= 2)
       const port = await killed.appPort()
       await killHard((await killed.find('node lab/bootstrap.mjs start')).pid)
       expect((await killed.processes()).some((p) => p.cmd.includes('daprd')), 'the sidecars outlive a killed npm start').toBe(true)
-      // The run's name: `npm run stop` stops that run only, not the others going on beside it.
       const stop = await runTracked('npm', ['run', 'stop'], { env: { ...process.env, LAB_RUNNER: runner, LAB_RUN: killed.run } })
       expect(stop.status, stop.stdout + stop.stderr).toBe(0)
       await until('every process of the killed run to be gone', async () => (await killed.processes()).filter((p) => p.pid !== killed.child.pid).length === 0, 30_000)
       expect(await portIsFree(port)).toBe(true)
+      // The other run goes on: its sidecars and apps are all there, and it still delivers.
+      expect((await other.processes()).filter((p) => p.cmd.includes('daprd'))).toHaveLength(2)
+      const before = other.received().length
+      await runUntil(other, 'the other run to deliver more orders', () => other.received().length > before, 30_000)
     } finally {
       await killed.dispose()
+      await other.dispose()
     }
   })
 })
