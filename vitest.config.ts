@@ -9,8 +9,9 @@ import { defineConfig } from 'vitest/config'
 // never shares the machine with the timing of the end-to-end tests.
 // The end-to-end files that must own something every run shares, and so run alone: the
 // Redis restart (it stops the one Redis), the doctor (it lists every lab process on the
-// machine, and expects none) and `npm run stop` with no run named (it stops them all).
-const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/stop.test.ts']
+// machine, and expects none), `npm run stop` with no run named (it stops them all), and the
+// tracing test (its run starts Zipkin and stops it again; LAB.md's exercise 7 does too).
+const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/stop.test.ts', 'test/e2e/tracing.test.ts']
 
 const e2e = {
   include: ['test/e2e/**/*.test.ts'],
