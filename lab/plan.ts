@@ -39,7 +39,7 @@ import { componentScopes, shopTopic, subscriptionResources } from '../shop/topol
 import { BROKERS, brokerOfType, type Broker, type BrokerName } from './brokers.ts'
 import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
-import { freePort } from './ports.ts'
+import { freeOwnPort } from './ports.ts'
 import { namedRunFolder, runName } from './run/place.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
 import { LAB_STATE, LabError, REPO } from './settings.ts'
@@ -267,7 +267,7 @@ const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO,
  */
 export async function withOwnPorts (plan: Plan): Promise<Plan> {
   if (!plan.derived || plan.name === undefined) return plan
-  const own = async (app: AppSpec): Promise<AppSpec> => app.appPort === undefined ? app : { ...app, appPort: await freePort() }
+  const own = async (app: AppSpec): Promise<AppSpec> => app.appPort === undefined ? app : { ...app, appPort: await freeOwnPort() }
   const apps: AppSpec[] = []
   for (const app of plan.derived.spec.apps) apps.push(await own(app))
   return { ...plan, derived: { ...plan.derived, spec: { ...plan.derived.spec, apps } }, apps: apps.map(absoluteApp) }

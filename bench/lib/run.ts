@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, parseAllDocuments, stringify } from 'yaml'
-import { freePort, portIsFree } from '../../lab/ports.ts'
+import { OWN_PORTS, freePort, portIsFree } from '../../lab/ports.ts'
 import { ProcessGroup } from '../../lab/run/group.ts'
 import { writeRunFile, type RunFile } from '../../lab/run-file.ts'
 import { RUNNER } from '../../lab/run/supervise.ts'
@@ -83,7 +83,7 @@ export interface Sidecar { appId: string, appPort?: number, httpPort: number, gr
  * the runner picks the ports not pinned here (the sidecars' internal gRPC port) with
  * listen(0), which takes them from that range, so the two can never pick the same one.
  */
-export async function freePorts (count: number, low = 20_000, high = 32_000): Promise<number[]> {
+export async function freePorts (count: number, [low, high] = OWN_PORTS): Promise<number[]> {
   const picked: number[] = []
   while (picked.length < count) picked.push(await freePort([low, high]))
   return picked

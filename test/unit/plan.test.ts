@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { chooseRunner, makePlan, parsePlanArgs, withOwnPorts } from '../../lab/plan.ts'
 import { ROSTER, appsOf, rosterProblems } from '../../lab/roster.ts'
+import { OWN_PORTS } from '../../lab/ports.ts'
 import { readRunFile } from '../../lab/run-file.ts'
 import { BUILD } from '../../lab/build.ts'
 import { LabError, REPO } from '../../lab/settings.ts'
@@ -114,6 +115,8 @@ describe('a run\'s plan (lab/plan.ts)', () => {
     expect(ports).toHaveLength(2)
     expect(new Set(ports).size).toBe(2)
     for (const port of ports) expect(ROSTER.map((a) => a.port)).not.toContain(port)
+    // Below the system's ephemeral ports: nothing else is given one of them meanwhile.
+    for (const port of ports) expect(port >= OWN_PORTS[0] && port < OWN_PORTS[1], String(port)).toBe(true)
     expect(own.derived!.spec.apps.map((a) => a.appPort)).toEqual(own.apps.map((a) => a.appPort))
     // An unnamed run keeps dapr.yaml's ports.
     expect((await withOwnPorts(plan(['--fanout']))).apps.map((a) => a.appPort)).toEqual([6001, 6002, undefined])
