@@ -3,7 +3,7 @@
 // read; what is done with it, and the answer, are decided in delivery.ts alone.
 //
 // Every delivery is answered 200 with a status: any 4xx or 5xx makes the sidecar deliver it
-// again, forever (shared/dapr-pubsub-facts.md), so a body that cannot be read is a reading
+// again, forever (README, "The delivery contract"), so a body that cannot be read is a reading
 // with a problem like any other, which delivery.ts answers DROP.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents'

@@ -58,7 +58,8 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
 
   it('npm start killed outright (SIGKILL, no clean-up of its own): LAB_RUN=<its name> npm run stop stops all it left, and no other run', async () => {
     const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
-    const other = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
+    // Still publishing when the killed run has been stopped (19 orders would be done by then).
+    const other = new Lab(uniqueTopic(), { ORDER_COUNT: '1000', PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
     try {
       await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
       await runUntil(other, 'the first orders of the other run', () => other.received().length >= 2)

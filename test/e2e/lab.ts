@@ -68,7 +68,6 @@ export class Lab extends ProcessGroup {
     return flagOf((await this.find('daprd', `--app-id ${appId}`)).cmd, '--dapr-http-port')
   }
 
-
   /** The run's own folder: its run file, resources, state file and logs (lab/run/place.ts). */
   get folder (): string { return join(this.cwd, relative(REPO, namedRunFolder(this.run))) }
 
