@@ -10,8 +10,9 @@ import { defineConfig } from 'vitest/config'
 // The end-to-end files that must own something every run shares, and so run alone: the
 // Redis restart (it stops the one Redis), the doctor (it lists every lab process on the
 // machine, and expects none), `npm run stop` with no run named (it stops them all), and the
-// tracing test (its run starts Zipkin and stops it again; LAB.md's exercise 7 does too).
-const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/stop.test.ts', 'test/e2e/tracing.test.ts']
+// test of a server shared by two runs (it watches Zipkin start and stop, which the tracing
+// test and LAB.md's exercise 7 also start).
+const ALONE = ['test/e2e/redis-restart.test.ts', 'test/e2e/doctor.test.ts', 'test/e2e/stop.test.ts', 'test/e2e/servers.test.ts']
 
 const e2e = {
   include: ['test/e2e/**/*.test.ts'],

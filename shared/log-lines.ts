@@ -84,6 +84,10 @@ export const sidecarRestartLine = (appId: string, how: string, log: string): str
 export const isSidecarRestartLine = (line: string, appId: string, how = 'SIGKILL'): boolean => line.includes(`${sidecarPrefix(appId)}daprd exited (${how}) while running; restarting it`)
 export const appExitedLine = (appId: string, how: string | number): string => `Exited App (${appId}) with code ${how}`
 export const isAppExitedLine = (line: string, appId: string): boolean => line.includes(`Exited App (${appId}) `)
+/** A server a run started outlives it: another run going on uses it, and stops it when it ends (lab/run/servers.ts). */
+export const handedOverLine = (server: string, heir: string, pid: number): string => `${server} stays up: ${heir} (pid ${pid}) uses it too, and stops it when it ends`
+/** The server (its label) a line says was handed over to another run, else undefined. */
+export const handedOverServer = (line: string): string | undefined => /^(?:\[lab\] )?(.+?) stays up: .* uses it too, and stops it when it ends$/.exec(line)?.[1]
 export const crashKilledLine = (pid: number): string => `Killed the order-processor (pid ${pid}) with SIGKILL. Its sidecar stops delivering once its health check fails; the orders wait in the broker.`
 export const isCrashKilledLine = (line: string): boolean => line.includes('Killed the order-processor ')
 export const crashRestartedLine = (pid: number | undefined, seconds: number, log: string): string => `Started it again (pid ${pid}) after ${seconds} s; its log: ${log}`

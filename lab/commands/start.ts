@@ -2,9 +2,11 @@
 // the lab. Works out the run's plan, finds or builds the Dapr runtime, runs the doctor's
 // checks, uses or starts the servers the run needs, then runs the apps with their
 // sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops
-// the servers this command started; a second Ctrl+C forces what is left.
+// the servers this command started (those another run uses too are handed over to it:
+// lab/run/servers.ts); a second Ctrl+C forces what is left.
 import { BROKERS, serviceNamed } from '../brokers.ts'
 import { prepareRunFiles, tryPlan, withOwnPorts } from '../plan.ts'
+import { releaseServers } from '../run/servers.ts'
 import { supervise, type Supervision } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import type { Service } from '../services/service.ts'
@@ -46,9 +48,7 @@ export async function start (argv: string[]): Promise<number> {
     run = supervise(plan, runtime.root, started.map((s) => s.name))
     return await run.done
   } finally {
-    for (const service of started.reverse()) {
-      await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
-    }
+    await releaseServers(started.map((s) => s.name), plan.name)
     for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(name, onSignal)
   }
 }

@@ -1,17 +1,17 @@
 // `npm run stop`: stops what an earlier run left behind, whichever runner ran it: the run
 // (its `npm start` is asked to stop it, as Ctrl+C would), or, when that process is gone,
 // every process of the run it wrote down; then `dapr stop` where the Dapr CLI is, and the
-// servers that run started. With no run written down, every server the project started
-// (never one it found running). With LAB_RUN, that named run only (lab/run/place.ts).
+// servers that run started (but one another run uses: lab/run/servers.ts). With no run
+// written down, every server the project started (never one it found running). With LAB_RUN, that named run only (lab/run/place.ts).
 import { execa } from 'execa'
 import { poll } from '../poll.ts'
 import { chooseRunner } from '../plan.ts'
 import { isAlive, listProcesses, signal } from '../processes.ts'
 import { isLabProcess, runState } from '../run/supervise.ts'
-import { runName, runStateFile } from '../run/place.ts'
-import { serviceNamed, services } from '../brokers.ts'
+import { runName } from '../run/place.ts'
+import { releaseServers } from '../run/servers.ts'
+import { services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
-import { rmSync } from 'node:fs'
 
 export async function stop (): Promise<number> {
   // A named run (LAB_RUN) is stopped alone: others may be going on beside it.
@@ -35,8 +35,10 @@ export async function stop (): Promise<number> {
     signal(p.pid, 'SIGTERM')
   }
   if (!await poll('the run\'s processes to stop', () => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
-  rmSync(runStateFile(), { force: true })
-  for (const service of run ? run.services.map(serviceNamed) : named ? [] : services) await service.down()
+  // npm start released the run's servers as it ended (its state file went then); a run
+  // whose npm start is gone has its servers released here, handing over what another uses.
+  if (runState()) await releaseServers(run?.services ?? [], name)
+  else if (!run && !named) for (const service of services) await service.down()
   say('stopped')
   return 0
 }

@@ -113,18 +113,20 @@ export class ProcessGroup {
   /**
    * Waits until the command has exited and every process of it has gone, for at most
    * `graceMs`; then kills what is left, and answers it (nothing, when all went well).
+   * `spare`: processes of it that may outlive it (asked once it has exited).
    */
-  async settle (graceMs = STOP_GRACE_MS): Promise<Proc[]> {
-    await poll('every process of the run to exit', async () => this.exitCode !== undefined && (await this.processes()).length === 0, graceMs)
-    const left = await this.processes()
-    for (const p of left) signal(p.pid, 'SIGKILL')
+  async settle (graceMs = STOP_GRACE_MS, spare: (p: Proc) => boolean = () => false): Promise<Proc[]> {
+    const left = async () => this.exitCode === undefined ? await this.processes() : (await this.processes()).filter((p) => !spare(p))
+    await poll('every process of the run to exit', async () => this.exitCode !== undefined && (await left()).length === 0, graceMs)
+    const killed = await left()
+    for (const p of killed) signal(p.pid, 'SIGKILL')
     this.watch.stop()
-    return left
+    return killed
   }
 
   /** `signal` (pressed `presses` times, as impatient people do), then settle: what had to be killed. */
-  async stop ({ signal: name = 'SIGTERM', presses = 1, graceMs = STOP_GRACE_MS }: { signal?: NodeJS.Signals, presses?: number, graceMs?: number } = {}): Promise<Proc[]> {
+  async stop ({ signal: name = 'SIGTERM', presses = 1, graceMs = STOP_GRACE_MS, spare }: { signal?: NodeJS.Signals, presses?: number, graceMs?: number, spare?: (p: Proc) => boolean } = {}): Promise<Proc[]> {
     for (let i = 0; i < presses; i++) this.signal(name)
-    return await this.settle(graceMs)
+    return await this.settle(graceMs, spare)
   }
 }

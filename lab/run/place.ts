@@ -1,6 +1,6 @@
 // Where a run's files live. Runs that go on side by side (the end-to-end tests do) are
 // named by LAB_RUN: each has its own folder, .dapr/named-runs/<name>/, with its run file,
-// resources, state file and (with the project's runner) its logs, and its apps get ports
+// resources, state file, the servers handed over to it and (with the project's runner) its logs, and its apps get ports
 // of their own (lab/plan.ts). An unnamed run (`npm start`) keeps the usual places.
 import { join } from 'node:path'
 import { LAB_STATE, LabError } from '../settings.ts'
@@ -19,3 +19,6 @@ export const namedRunFolder = (name: string): string => join(NAMED_RUNS, name)
 
 /** What `npm run stop`, the doctor and lab:crash read of the run going on (lab/run/supervise.ts writes it). */
 export const runStateFile = (name = runName()): string => name ? join(namedRunFolder(name), 'lab-run.json') : join(LAB_STATE, 'lab-run.json')
+
+/** The servers another run handed over to this one, which it stops when it ends (lab/run/servers.ts). */
+export const runHandoverFile = (name = runName()): string => name ? join(namedRunFolder(name), 'servers.json') : join(LAB_STATE, 'lab-run-servers.json')

@@ -161,4 +161,4 @@ function down (): Promise<void> {
   return stopPidFile('Kafka broker', PID_FILE, CONFIG, 30_000)
 }
 
-export const kafka: Service = { name: 'kafka', label: 'Kafka', port: PORT, ping, up, down }
+export const kafka: Service = { name: 'kafka', label: 'Kafka', port: PORT, marker: CONFIG, ping, up, down }

@@ -76,7 +76,7 @@ async function up (): Promise<{ started: boolean }> {
 
 /** Stops the mosquitto this project started (never someone else's). */
 function down (): Promise<void> {
-  return stopPidFile('mosquitto', PID_FILE, 'mosquitto')
+  return stopPidFile('mosquitto', PID_FILE, mosquitto.marker)
 }
 
-export const mosquitto: Service = { name: 'mqtt', label: 'Mosquitto', port: PORT, ping, up, down }
+export const mosquitto: Service = { name: 'mqtt', label: 'Mosquitto', port: PORT, marker: 'mosquitto', ping, up, down }

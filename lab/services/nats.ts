@@ -71,10 +71,10 @@ async function up (): Promise<{ started: boolean }> {
 
 /** Stops the nats-server this project started (never someone else's). */
 function down (): Promise<void> {
-  return stopPidFile('nats-server', PID_FILE, 'nats-server')
+  return stopPidFile('nats-server', PID_FILE, nats.marker)
 }
 
-export const nats: Service = { name: 'jetstream', label: 'NATS', port: PORT, ping, up, down }
+export const nats: Service = { name: 'jetstream', label: 'NATS', port: PORT, marker: 'nats-server', ping, up, down }
 
 /** The STREAM.CREATE request/reply: the reply's payload, or the server's -ERR line. */
 function createStream (name: string): Promise<string | undefined> {

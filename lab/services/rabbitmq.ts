@@ -162,9 +162,9 @@ async function epmdDown (): Promise<void> {
  * and cannot hang: that CLI waits without end on a node that does not answer.
  */
 async function down (): Promise<void> {
-  await stopPidFile(`RabbitMQ node ${NODE}`, NODE_PID_FILE, 'rabbit', 30_000)
-  await stopPidFile('rabbitmq-server', STARTUP_PID_FILE, 'rabbit', 30_000)
+  await stopPidFile(`RabbitMQ node ${NODE}`, NODE_PID_FILE, rabbitmq.marker, 30_000)
+  await stopPidFile('rabbitmq-server', STARTUP_PID_FILE, rabbitmq.marker, 30_000)
   await epmdDown()
 }
 
-export const rabbitmq: Service = { name: 'rabbitmq', label: 'RabbitMQ', port: PORT, ping, up, down }
+export const rabbitmq: Service = { name: 'rabbitmq', label: 'RabbitMQ', port: PORT, marker: 'rabbit', ping, up, down }

@@ -43,12 +43,12 @@ async function up (): Promise<{ started: boolean }> {
 
 /** Stops the redis-server this project started (never someone else's). */
 function down (): Promise<void> {
-  return stopPidFile('redis-server', PID_FILE, 'redis-server')
+  return stopPidFile('redis-server', PID_FILE, redis.marker)
 }
 
-export const redis: Service = { name: 'redis', label: 'Redis', port: PORT, ping, up, down }
+export const redis: Service = { name: 'redis', label: 'Redis', port: PORT, marker: 'redis-server', ping, up, down }
 
 /** The pid of the redis-server the lab started, if it runs (tests restart only that one). */
 export function labRedisPid (): Promise<number | undefined> {
-  return ownPid(PID_FILE, 'redis-server')
+  return ownPid(PID_FILE, redis.marker)
 }

@@ -8,6 +8,8 @@ export interface Service {
   label: string
   /** Where it listens (127.0.0.1). */
   port: number
+  /** What the command line of a process of it holds (its pid file is checked by it; a test tells its processes apart by it). */
+  marker: string
   /** Whether it answers on its port, speaking its own protocol (not merely an open port). */
   ping (): Promise<boolean>
   /**

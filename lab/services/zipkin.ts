@@ -89,4 +89,4 @@ function down (): Promise<void> {
   return stopPidFile('Zipkin', PID_FILE, JAR)
 }
 
-export const zipkin: Service = { name: 'zipkin', label: 'Zipkin', port: PORT, ping, up, down }
+export const zipkin: Service = { name: 'zipkin', label: 'Zipkin', port: PORT, marker: JAR, ping, up, down }

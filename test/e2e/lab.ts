@@ -13,13 +13,14 @@ import { until } from '../../lab/poll.ts'
 import { ProcessGroup } from '../../lab/run/group.ts'
 import { namedRunFolder } from '../../lab/run/place.ts'
 import { findDaprCli } from '../../lab/plan.ts'
+import { services } from '../../lab/brokers.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { logsNewestFirst } from '../../lab/run/logs.ts'
 import { rosterApp } from '../../lab/roster.ts'
 import { readRunFile } from '../../lab/run-file.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
-import { allAcceptedLine, appPrefix, isCrashKilledLine, isCrashRestartedLine, isDeadLetterLine, isSidecarRestartLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { allAcceptedLine, appPrefix, handedOverServer, isCrashKilledLine, isCrashRestartedLine, isDeadLetterLine, isSidecarRestartLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 import { REPO } from '../../lab/settings.ts'
 export { REPO }
@@ -119,10 +120,15 @@ export class Lab extends ProcessGroup {
   /**
    * Ctrl+C, then waits until every process of the run is gone (npm itself returns at once;
    * the runner or the Dapr CLI takes a moment to stop apps and sidecars); fails, having
-   * killed them, if some outlive `ms`.
+   * killed them, if some outlive `ms`. A server the run started and handed over to another
+   * run going on (it says so) is that run's now, and lives on.
    */
   override async stop ({ presses = 1, ms = 60_000 }: { presses?: number, ms?: number } = {}): Promise<Proc[]> {
-    const left = await super.stop({ signal: 'SIGINT', presses, graceMs: ms })
+    const spare = (p: Proc) => this.lines.some((line) => {
+      const marker = services.find((s) => s.label === handedOverServer(line))?.marker
+      return marker !== undefined && p.cmd.includes(marker)
+    })
+    const left = await super.stop({ signal: 'SIGINT', presses, graceMs: ms, spare })
     if (left.length > 0) throw new Error(`timed out after ${ms} ms waiting for every process of the run to exit after Ctrl+C; left (killed): ${JSON.stringify(left)}`)
     return left
   }
