@@ -5,9 +5,10 @@
 // a run never pulls one from under another (two `--tracing` runs side by side share Zipkin).
 //
 // Handing over and taking over happen under one lock, so a server is never handed to a run
-// that has already looked for what was handed to it. One window is left: a run that is
+// that has already looked for what was handed to it. What is not covered: a run that is
 // still starting its servers is not yet a run going on, and may find a server answering
-// that an ending run is about to stop.
+// that an ending run is about to stop; and runs of another checkout of the project (each
+// checkout keeps its runs in its own .dapr/) do not see each other.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { handedOverLine } from '../../shared/log-lines.ts'
@@ -20,9 +21,17 @@ import { runState, type RunState } from './supervise.ts'
 
 const LOCK = join(LAB_STATE, 'servers.lock')
 
-/** Runs `fn` holding the machine's servers lock (a folder made whole by one rename, with its holder's pid inside). */
+/**
+ * Runs `fn` holding this checkout's servers lock: a folder with its holder's pid inside,
+ * made by one rename and let go by one (rename is atomic; a lock is never half there).
+ */
 async function locked<T> (fn: () => T): Promise<T> {
   mkdirSync(LAB_STATE, { recursive: true })
+  const letGo = (dir: string) => {
+    const gone = `${dir}-gone-${process.pid}-${Date.now()}`
+    try { renameSync(dir, gone) } catch { return }
+    rmSync(gone, { recursive: true, force: true })
+  }
   await until('the lab\'s servers lock', () => {
     const mine = mkdtempSync(join(LAB_STATE, 'servers.lock-'))
     writeFileSync(join(mine, 'pid'), String(process.pid))
@@ -31,16 +40,16 @@ async function locked<T> (fn: () => T): Promise<T> {
       return true
     } catch {
       rmSync(mine, { recursive: true, force: true })
-      // A holder that died holding it (killed) leaves it behind.
+      // A holder killed while holding it leaves it behind.
       const holder = Number(readFileSafe(join(LOCK, 'pid')))
-      if (holder > 0 && !isAlive(holder)) rmSync(LOCK, { recursive: true, force: true })
+      if (holder > 0 && !isAlive(holder)) letGo(LOCK)
       return false
     }
   }, 60_000, { every: 50 })
   try {
     return fn()
   } finally {
-    rmSync(LOCK, { recursive: true, force: true })
+    letGo(LOCK)
   }
 }
 
