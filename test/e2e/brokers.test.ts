@@ -2,7 +2,7 @@
 // change: 19 orders each received exactly once, and orders published while the
 // order-processor was not running delivered when it starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab, RUNNERS, runnerMissing, expectEachOnce, resetMqttSession, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
+import { Lab, RUNNERS, runnerMissing, expectEachOnce, resetMqttSession, notOnThisMachine, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 // What a broker keeps for a subscriber that has never connected: Redis Streams (the
@@ -49,8 +49,8 @@ for (const { runner, name, keepsOrdersBeforeFirstSubscription, losesOrdersQueued
       const topic = uniqueTopic()
       topics.push(topic)
       const lab = start(topic, {}, [])
-      await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab.received()).size === 19)
-      await runUntil(lab, 'the checkout to report all orders accepted', () => lab.output.includes(allAcceptedLine(19)), 30_000)
+      await lab.until('19 distinct orders at the order-processor', () => new Set(lab.received()).size === 19)
+      await lab.until('the checkout to report all orders accepted', () => lab.output.includes(allAcceptedLine(19)), 30_000)
       await lab.stop()
       expectEachOnce(lab.received(), lab.output)
     })
@@ -62,17 +62,17 @@ for (const { runner, name, keepsOrdersBeforeFirstSubscription, losesOrdersQueued
       if (!keepsOrdersBeforeFirstSubscription) {
         // Subscribe once (the queue or session is created), prove it works, then go down.
         const first = start(topic, { ORDER_COUNT: '1' }, [])
-        await runUntil(first, 'the first subscription to deliver order 1', () => first.received().includes(1))
+        await first.until('the first subscription to deliver order 1', () => first.received().includes(1))
         await first.stop()
       }
 
       const checkout = start(topic, {}, ['--app', 'checkout'])
-      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes(allAcceptedLine(19)))
+      await checkout.until('the checkout to publish 19 orders', () => checkout.output.includes(allAcceptedLine(19)))
       await checkout.stop()
       expect(checkout.received()).toEqual([])
 
       const processor = start(topic, {}, ['--app', 'order-processor'])
-      await runUntil(processor, '19 distinct orders at the order-processor', () => new Set(processor.received()).size === 19)
+      await processor.until('19 distinct orders at the order-processor', () => new Set(processor.received()).size === 19)
       await processor.stop()
       expectEachOnce(processor.received(), processor.output)
     })
@@ -81,17 +81,17 @@ for (const { runner, name, keepsOrdersBeforeFirstSubscription, losesOrdersQueued
       const topic = uniqueTopic()
       topics.push(topic)
       const first = start(topic, { ORDER_COUNT: '1' }, [])
-      await runUntil(first, 'the first subscription to deliver order 1', () => first.received().includes(1))
+      await first.until('the first subscription to deliver order 1', () => first.received().includes(1))
       await first.stop()
 
       const checkout = start(topic, { ORDER_COUNT: '19' }, ['--app', 'checkout'])
-      await runUntil(checkout, 'the checkout to publish 19 orders', () => checkout.output.includes(allAcceptedLine(19)))
+      await checkout.until('the checkout to publish 19 orders', () => checkout.output.includes(allAcceptedLine(19)))
       await checkout.stop()
 
       // The broker pushes the 19 queued orders the moment the sidecar connects, before a
       // new order can be published; had any been handled, it would show up first.
       const again = start(topic, { ORDER_COUNT: '1' }, [])
-      await runUntil(again, 'a new order 1 to arrive', () => again.received().includes(1) && again.output.includes(allAcceptedLine(1)))
+      await again.until('a new order 1 to arrive', () => again.received().includes(1) && again.output.includes(allAcceptedLine(1)))
       await again.stop()
       expect(again.received()).toEqual([1])
     })

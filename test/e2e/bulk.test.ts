@@ -4,7 +4,7 @@
 // log lines, dead letters, and the order-processor killed in the middle of a run.
 import { describe, expect, it } from 'vitest'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
-import { Lab, disposedAfterEach, expectPoisonDeadLetteredOnce, expectNothingLostWhenKilled, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
+import { Lab, disposedAfterEach, expectPoisonDeadLetteredOnce, expectNothingLostWhenKilled, notOnThisMachine, uniqueTopic } from './lab.ts'
 
 const track = disposedAfterEach()
 
@@ -39,7 +39,7 @@ describe.each(['redis', 'kafka'])('bulk subscribe on %s (POST /orders/bulk, real
     const lab = track(new Lab(uniqueTopic(), { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10' }, args))
     await expectNothingLostWhenKilled(lab, MANY, track, {
       async restarted () {
-        await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
+        await lab.until('the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 30_000)
         await lab.stop()
         return track(new Lab(lab.topic, {}, [...args, '--app', 'order-processor'])).lines
       }

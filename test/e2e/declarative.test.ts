@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
-import { Lab, expectEachOnce, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, expectEachOnce, uniqueTopic } from './lab.ts'
 import { isDeadLetterLine } from '../../shared/log-lines.ts'
 
 describe('npm start -- --declarative', () => {
@@ -16,7 +16,7 @@ describe('npm start -- --declarative', () => {
 
   it('delivers orderId 1..19 exactly once and dead-letters the poison order, with no programmatic subscription', async () => {
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '10' }, ['--declarative'])
-    await runUntil(lab, '19 orders and 1 dead letter', () => new Set(lab!.received()).size === 19 && lab!.output.includes('Dead letter #1: orderId="poison-1"'))
+    await lab.until('19 orders and 1 dead letter', () => new Set(lab!.received()).size === 19 && lab!.output.includes('Dead letter #1: orderId="poison-1"'))
 
     // The app announced nothing: the sidecar took both subscriptions from the YAML.
     expect(await (await fetch(`${await lab.url()}/dapr/subscribe`)).json()).toEqual([])

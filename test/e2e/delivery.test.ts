@@ -8,7 +8,7 @@ import { beforeAll, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import {
-  Lab, REPO, eachRunner, expectPoisonDeadLetteredOnce, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, killSidecarUntilRestarted, processedOrderIds, runUntil, uniqueTopic, until, type RunnerKind
+  Lab, REPO, eachRunner, expectPoisonDeadLetteredOnce, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killHard, killSidecarUntilRestarted, processedOrderIds, uniqueTopic, until, type RunnerKind
 } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { allAcceptedLine, isDeadLetterLine, isDroppedLine, isRetryLine } from '../../shared/log-lines.ts'
@@ -56,7 +56,7 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
 
   if (kind === 'project') it('SIGKILL the order-processor\'s sidecar mid-run; the runner restarts it; each order processed exactly once in effect', async () => {
     const { lab, topic } = startLab(fast)
-    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+    await lab.until('60 orders processed', () => lab.received().length >= 60)
     const killed = await killSidecarUntilRestarted(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
@@ -67,10 +67,10 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
   // The Dapr CLI does not restart a sidecar that died: nothing delivers until the next run.
   if (kind === 'cli') it('SIGKILL the order-processor\'s sidecar mid-run; the Dapr CLI does not restart it; the orders wait in the broker and the next run processes each exactly once in effect', async () => {
     const { lab, topic } = startLab(fast)
-    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+    await lab.until('60 orders processed', () => lab.received().length >= 60)
     await killHard((await lab.find('daprd', '--app-id order-processor')).pid)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
-    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 60_000)
+    await lab.until('the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 60_000)
     expect((await lab.processes()).filter((p) => p.cmd.includes('daprd') && p.cmd.includes('--app-id order-processor')), 'a restarted sidecar').toEqual([])
     await lab.stop()
     const { lab: again } = startLab(fast, ['--app', 'order-processor'], topic)
@@ -91,7 +91,7 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
     const { lab, topic } = startLab({ PUBLISH_INTERVAL_MS: '100', SIMULATED_OUTAGE_MS: '2500' })
     await expectExactlyOnceInEffect(topic, 19, lab.lines)
     // The ledger is written before the log line, which comes through the runner's pipe.
-    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
+    await lab.until('the 19th log line', () => lab.received().length >= 19, 30_000)
     expectEachOnce(lab.received(), lab.output)
     const counts = await stats(lab)
     expect(counts.retried).toBeGreaterThan(0)
@@ -103,7 +103,7 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
     const resiliency = parse(readFileSync(join(REPO, 'components', 'resiliency.yaml'), 'utf8')) as { spec: { policies: { retries: { delivery: { maxRetries: number } } } } }
     const attempts = 1 + resiliency.spec.policies.retries.delivery.maxRetries
     const { lab, topic } = startLab({ ORDER_COUNT: '3', PUBLISH_INTERVAL_MS: '100', SIMULATED_OUTAGE_MS: '3600000' })
-    await runUntil(lab, '3 dead letters', () => deadLettersIn(lab.lines).length >= 3)
+    await lab.until('3 dead letters', () => deadLettersIn(lab.lines).length >= 3)
     for (const id of [1, 2, 3]) {
       expect(lab.lines.filter((l) => isRetryLine(l, id)), `attempts for orderId=${id}`).toHaveLength(attempts)
       expect(deadLettersIn(lab.lines).filter((l) => l.includes(`orderId=${id} `) && l.includes('retry policy gave up'))).toHaveLength(1)
@@ -115,7 +115,7 @@ eachRunner('delivery guarantees (runner: %s; real sidecars, Redis)', (kind) => {
 
   it('with APP_API_TOKEN and DAPR_API_TOKEN set, the lab still works and calls without the tokens are refused', async () => {
     const { lab, topic } = startLab({ PUBLISH_INTERVAL_MS: '20', APP_API_TOKEN: 'app-token-e2e', DAPR_API_TOKEN: 'dapr-token-e2e' })
-    await runUntil(lab, '19 orders processed', () => lab.received().length >= 19)
+    await lab.until('19 orders processed', () => lab.received().length >= 19)
     await expectExactlyOnceInEffect(topic, 19, lab.lines)
     expectEachOnce(lab.received(), lab.output)
 

@@ -1,7 +1,7 @@
 // Competing consumers: three order-processors under one app id share one consumer group,
 // so the broker hands each order to exactly one of them.
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, processedOrderIds, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, processedOrderIds, uniqueTopic } from './lab.ts'
 import { allAcceptedLine, instanceOf, receivedOrderId } from '../../shared/log-lines.ts'
 
 describe('npm start -- --instances 3', () => {
@@ -15,8 +15,8 @@ describe('npm start -- --instances 3', () => {
     lab = new Lab(topic, { ORDER_COUNT: String(count), PUBLISH_INTERVAL_MS: '20' }, ['--instances', '3'])
     const ports = [await lab.appPort('order-processor', 1), await lab.appPort('order-processor', 2), await lab.appPort('order-processor', 3)]
     expect(new Set(ports).size, 'a port of its own for each instance').toBe(3)
-    await runUntil(lab, `${count} orders processed`, () => lab!.received().length >= count)
-    await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(count)), 30_000)
+    await lab.until(`${count} orders processed`, () => lab!.received().length >= count)
+    await lab.until('the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(count)), 30_000)
 
     const byInstance = new Map<number, number[]>()
     for (const line of lab.lines) {

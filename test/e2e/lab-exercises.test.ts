@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
-import { Lab, eachRunner, REPO, runUntil, notOnThisMachine, uniqueTopic, until } from './lab.ts'
+import { Lab, eachRunner, REPO, notOnThisMachine, uniqueTopic, until } from './lab.ts'
 import { allAcceptedLine, isDeadLetterLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 type Kind = 'lab-run' | 'lab-look' | 'lab-during' | 'lab-check'
@@ -82,7 +82,7 @@ eachRunner('LAB.md, every exercise as written (runner: %s)', (runner) => {
         const count = Number(runEnv.ORDER_COUNT ?? 19)
         const prep = new Lab(topic, { PUBLISH_INTERVAL_MS: '100', LAB_RUNNER: runner, ...asWritten, ...runEnv }, args)
         cleanups.push(() => prep.dispose())
-        await runUntil(prep, `"${before.command}" to publish ${count} orders`, () => prep.output.includes(allAcceptedLine(count)))
+        await prep.until(`"${before.command}" to publish ${count} orders`, () => prep.output.includes(allAcceptedLine(count)))
         const publishedAt = Date.now()
         await prep.stop()
         const ttl = args.includes('--ttl') ? Number(args[args.indexOf('--ttl') + 1]) : 0
@@ -99,7 +99,7 @@ eachRunner('LAB.md, every exercise as written (runner: %s)', (runner) => {
         cleanups.push(() => lab!.dispose())
       }
 
-      if (lab && duringBlocks.length > 0) await runUntil(lab, 'the first orders', () => lab!.received().length >= 3)
+      if (lab && duringBlocks.length > 0) await lab.until('the first orders', () => lab!.received().length >= 3)
       const during = duringBlocks.map((b) => {
         const child = spawn('bash', ['-c', b.command], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
         for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => extra.push(...chunk.toString().split('\n')))
@@ -111,7 +111,7 @@ eachRunner('LAB.md, every exercise as written (runner: %s)', (runner) => {
       const received = () => receivedOrderIds(lines()).length
       const deadLetters = () => lines().filter(isDeadLetterLine).length
       if (lab) {
-        await runUntil(lab, `the exercise's run to finish (${want.received} received, ${want.deadLetters ?? 0} dead letters)`,
+        await lab.until(`the exercise's run to finish (${want.received} received, ${want.deadLetters ?? 0} dead letters)`,
           () => lab!.output.includes(allAcceptedLine(19)) && received() >= want.received! && deadLetters() >= (want.deadLetters ?? 0), 150_000)
         expect(received(), 'orders received').toBe(want.received)
         expect(deadLetters(), 'dead letters').toBe(want.deadLetters ?? 0)

@@ -1,5 +1,5 @@
 import { afterAll, expect, it } from 'vitest'
-import { Lab, eachRunner, expectEachOnce, killHard, portIsFree, runTracked, runUntil, uniqueTopic, until } from './lab.ts'
+import { Lab, eachRunner, expectEachOnce, killHard, portIsFree, runTracked, uniqueTopic, until } from './lab.ts'
 import { flagOf } from '../../lab/processes.ts'
 import { allAcceptedLine, appPrefix, receivedOrderId } from '../../shared/log-lines.ts'
 
@@ -14,8 +14,8 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '50', LAB_RUNNER: runner })
     const port = await lab.appPort()
 
-    await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 150_000)
-    await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
+    await lab.until('19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 150_000)
+    await lab.until('the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
 
     // The order-processor's Prometheus counters agree with what the run sent.
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
@@ -44,7 +44,7 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
   it('npm start -- --prod: the compiled apps on plain node, without the TypeScript loader, log JSON lines and deliver orderId 1..19 exactly once', async () => {
     const prod = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', LAB_RUNNER: runner }, ['--prod'])
     try {
-      await runUntil(prod, '19 distinct orders at the order-processor', () => new Set(prod.received()).size === 19, 150_000)
+      await prod.until('19 distinct orders at the order-processor', () => new Set(prod.received()).size === 19, 150_000)
       // The checkout may have exited by now; the order-processor runs on.
       expect((await prod.find('.dapr/build/subscriber/src/server.js')).cmd).toMatch(/^node \S+\/\.dapr\/build\/subscriber\/src\/server\.js$/)
       const received = prod.lines.filter((l) => l.startsWith(appPrefix('order-processor')) && receivedOrderId(l) !== undefined)
@@ -61,8 +61,8 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
     // Still publishing when the killed run has been stopped (19 orders would be done by then).
     const other = new Lab(uniqueTopic(), { ORDER_COUNT: '1000', PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner })
     try {
-      await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
-      await runUntil(other, 'the first orders of the other run', () => other.received().length >= 2)
+      await killed.until('the first orders', () => killed.received().length >= 2)
+      await other.until('the first orders of the other run', () => other.received().length >= 2)
       const port = await killed.appPort()
       await killHard((await killed.find('node lab/bootstrap.mjs start')).pid)
       expect((await killed.processes()).some((p) => p.cmd.includes('daprd')), 'the sidecars outlive a killed npm start').toBe(true)
@@ -73,7 +73,7 @@ eachRunner('npm start (runner: %s): the lab on real sidecars and a real Redis', 
       // The other run goes on: its sidecars and apps are all there, and it still delivers.
       expect((await other.processes()).filter((p) => p.cmd.includes('daprd'))).toHaveLength(2)
       const before = other.received().length
-      await runUntil(other, 'the other run to deliver more orders', () => other.received().length > before, 30_000)
+      await other.until('the other run to deliver more orders', () => other.received().length > before, 30_000)
     } finally {
       await killed.dispose()
       await other.dispose()

@@ -100,6 +100,11 @@ export class Lab extends ProcessGroup {
     return file
   }
 
+  /** Polls until `done`; fails with the run's output if the deadline passes (2 minutes unless said) or the run ends first. */
+  override async until (what: string, done: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
+    await super.until(what, done, ms)
+  }
+
   /** orderIds from the order-processor's `Subscriber received: orderId=N, ...` lines. */
   received (): number[] {
     return receivedOrderIds(this.lines.filter((l) => l.startsWith(appPrefix('order-processor'))))
@@ -162,11 +167,6 @@ export function expectEachOnce (received: number[], output: string): void {
   for (const id of received) counts.set(id, (counts.get(id) ?? 0) + 1)
   expect([...counts.keys()].sort((a, b) => a - b), output).toEqual(ALL_ORDERS)
   expect([...counts.values()].every((n) => n === 1), `duplicates: ${JSON.stringify([...counts])}`).toBe(true)
-}
-
-/** Polls until `done`; fails with the run's output if the deadline passes or the run ends first. */
-export async function runUntil (lab: Lab, what: string, done: () => boolean, ms = 120_000): Promise<void> {
-  await lab.until(what, done, ms)
 }
 
 /**
@@ -259,10 +259,10 @@ export async function expectExactlyOnceInEffect (topic: string, n: number, lines
  */
 export async function expectPoisonDeadLetteredOnce (lab: Lab): Promise<string[]> {
   const poison = ['"poison-1"', '"poison-2"', '"poison-3"']
-  await runUntil(lab, '3 dead letters', () => lab.lines.filter(isDeadLetterLine).length >= poison.length)
+  await lab.until('3 dead letters', () => lab.lines.filter(isDeadLetterLine).length >= poison.length)
   await expectExactlyOnceInEffect(lab.topic, 19, lab.lines)
   // The ledger is written before the log line, which comes through the runner's pipe.
-  await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
+  await lab.until('the 19th log line', () => lab.received().length >= 19, 30_000)
   expectEachOnce(lab.received(), lab.output)
   const dead = lab.lines.filter(isDeadLetterLine)
   expect(dead).toHaveLength(poison.length)
@@ -320,13 +320,13 @@ export interface KillOptions {
  * or starts the run that delivers the rest.
  */
 export async function expectNothingLostWhenKilled (lab: Lab, many: number, track: (lab: Lab) => Lab, { seconds = 5, whileDown, restarted }: KillOptions = {}): Promise<void> {
-  await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+  await lab.until('60 orders processed', () => lab.received().length >= 60)
   const again = track(startCrash(lab, seconds))
-  await runUntil(again, 'lab:crash to kill the order-processor', () => again.lines.some(isCrashKilledLine), 30_000)
+  await again.until('lab:crash to kill the order-processor', () => again.lines.some(isCrashKilledLine), 30_000)
   await publishOrders(lab, range(50).map((i) => many + i))
   expect(again.lines.some(isCrashRestartedLine), 'the 50 orders were published while the order-processor was down').toBe(false)
   await whileDown?.()
-  await runUntil(again, 'lab:crash to start it again', () => again.lines.some(isCrashRestartedLine), 30_000 + seconds * 1000)
+  await again.until('lab:crash to start it again', () => again.lines.some(isCrashRestartedLine), 30_000 + seconds * 1000)
   const next = await restarted?.(again) ?? []
   const later = () => [...again.lines, ...next]
   await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...later()])
@@ -335,7 +335,7 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
   await until('50 orders logged as processed after the restart', () => receivedOrderIds(later()).length >= 50, 10_000)
     .catch((err: Error) => { throw new Error(`${err.message}\n${later().slice(-40).join('\n')}`) })
   expect([...lab.lines, ...later()].filter(isDeadLetterLine), 'dead letters').toEqual([])
-  await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(many)), 30_000)
+  await lab.until('the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(many)), 30_000)
 }
 
 /**
@@ -355,7 +355,7 @@ export async function expectNoLedgerRetries (lab: Lab): Promise<void> {
 export async function killSidecarUntilRestarted (lab: Lab): Promise<number> {
   const { pid } = await lab.find('daprd', '--app-id order-processor')
   await killHard(pid)
-  await runUntil(lab, 'the runner to restart the sidecar', () => lab.lines.some((l) => isSidecarRestartLine(l, 'order-processor')))
+  await lab.until('the runner to restart the sidecar', () => lab.lines.some((l) => isSidecarRestartLine(l, 'order-processor')))
   return pid
 }
 

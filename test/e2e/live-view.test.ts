@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, REPO, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
+import { Lab, REPO, notOnThisMachine, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 function findChromium (): string | undefined {
@@ -35,7 +35,7 @@ describe.skipIf(notOnThisMachine('chromium'))('the live view (GET /) in headless
     // Slow enough to watch them arrive, and a poison order to show a dead letter.
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '150', POISON_EVERY: '10', APP_API_TOKEN: token })
     const url = await lab.url()
-    await runUntil(lab, 'the order-processor to listen', () => lab!.output.includes(`Server listening at ${url}`))
+    await lab.until('the order-processor to listen', () => lab!.output.includes(`Server listening at ${url}`))
 
     browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] })
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
@@ -54,6 +54,6 @@ describe.skipIf(notOnThisMachine('chromium'))('the live view (GET /) in headless
     const dir = join(REPO, '.dapr', 'screenshots')
     mkdirSync(dir, { recursive: true })
     await page.screenshot({ path: join(dir, 'live-view.png') })
-    await runUntil(lab, 'the checkout to finish', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
+    await lab.until('the checkout to finish', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
   })
 })

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { isAppExitedLine, isPublishedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { outboxKey } from '../../shared/pubsub.ts'
 import { withRedis } from '../../lab/redis.ts'
-import { Lab, deleteRedisKey, disposedAfterEach, expectExactlyOnceInEffect, keysMatching, killHard, ledgerEntries, runUntil, uniqueTopic, until } from './lab.ts'
+import { Lab, deleteRedisKey, disposedAfterEach, expectExactlyOnceInEffect, keysMatching, killHard, ledgerEntries, uniqueTopic, until } from './lab.ts'
 
 const track = disposedAfterEach()
 const MANY = 300
@@ -34,9 +34,9 @@ describe('transactional outbox (real sidecars, Redis)', () => {
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '20' }, ['--outbox']))
     try {
-      await runUntil(lab, '60 orders saved and published', () => lab.lines.filter(isPublishedLine).length >= 60)
+      await lab.until('60 orders saved and published', () => lab.lines.filter(isPublishedLine).length >= 60)
       await killHard((await lab.find('src/main.ts')).pid)
-      await runUntil(lab, 'the runner to see the checkout exit', () => lab.lines.some((l) => isAppExitedLine(l, 'checkout')), 30_000)
+      await lab.until('the runner to see the checkout exit', () => lab.lines.some((l) => isAppExitedLine(l, 'checkout')), 30_000)
       const same = (a: number[], b: number[]) => a.length === b.length && sorted(a).every((id, i) => id === sorted(b)[i])
       await until('the ledger to hold exactly the orders the store holds', async () =>
         same((await ledgerEntries(topic)).map((e) => e.orderId), await savedOrderIds(topic)), 60_000)

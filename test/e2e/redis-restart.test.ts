@@ -1,7 +1,7 @@
 // Redis restarted under a run: the broker and the state store go away and come back. It
 // stops the one Redis every run uses, so this file runs alone (vitest.config.ts).
 import { expect, it } from 'vitest'
-import { Lab, disposedAfterEach, eachRunner, expectExactlyOnceInEffect, notOnThisMachine, runUntil, uniqueTopic, until } from './lab.ts'
+import { Lab, disposedAfterEach, eachRunner, expectExactlyOnceInEffect, notOnThisMachine, uniqueTopic, until } from './lab.ts'
 import { withRedis } from '../../lab/redis.ts'
 import { labRedisPid, redis } from '../../lab/services/redis.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
@@ -18,12 +18,12 @@ eachRunner('Redis restarted mid-run (runner: %s; real sidecars)', (runner) => {
 
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, { ORDER_COUNT: String(MANY), PUBLISH_INTERVAL_MS: '10', LAB_RUNNER: runner }))
-    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+    await lab.until('60 orders processed', () => lab.received().length >= 60)
     await withRedis((r) => r.call('SHUTDOWN')).catch(() => { /* the connection closes as Redis exits */ })
     await until('Redis to stop', () => withRedis((r) => r.ping()).then(() => false, () => true), 10_000)
     expect(await redis.up()).toEqual({ started: true })
 
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
-    await runUntil(lab, 'the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 60_000)
+    await lab.until('the checkout to report all accepted', () => lab.output.includes(allAcceptedLine(MANY)), 60_000)
   })
 })

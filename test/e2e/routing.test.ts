@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { isPriorityLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { isPriority, PRIORITY_ROUTE } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
-import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, ledgerEntries, runUntil, uniqueTopic } from './lab.ts'
+import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, ledgerEntries, uniqueTopic } from './lab.ts'
 
 const track = disposedAfterEach()
 
@@ -18,7 +18,7 @@ describe.each([
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, { PUBLISH_INTERVAL_MS: '50' }, args))
     await expectExactlyOnceInEffect(topic, 19, lab.lines)
-    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
+    await lab.until('the 19th log line', () => lab.received().length >= 19, 30_000)
     expectEachOnce(lab.received(), lab.output)
 
     const want = (orderId: number) => isPriority(makeOrder(orderId)) ? PRIORITY_ROUTE : '/orders'

@@ -18,12 +18,12 @@ describe.skipIf(notOnThisMachine('zipkin') || notOnThisMachine('zipkin-handover'
     // Orders for long enough that both runs are still going on when the first one stops.
     const first = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }, ['--tracing'])
     labs.push(first)
-    await first.until('orders at the first run\'s order-processor', () => first.received().length > 0, 120_000)
+    await first.until('orders at the first run\'s order-processor', () => first.received().length > 0)
     expect(first.output).toContain('[lab] starting Zipkin')
 
     const second = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }, ['--tracing'])
     labs.push(second)
-    await second.until('orders at the second run\'s order-processor', () => second.received().length > 0, 120_000)
+    await second.until('orders at the second run\'s order-processor', () => second.received().length > 0)
     expect(second.output, 'the second run uses the Zipkin that answers').not.toContain('starting Zipkin')
 
     const zipkin = await first.find('zipkin-server')
@@ -35,7 +35,7 @@ describe.skipIf(notOnThisMachine('zipkin') || notOnThisMachine('zipkin-handover'
 
     // The second run, still going on, ends last: it stops the Zipkin it was handed.
     const before = second.received().length
-    await second.until('more orders at the second run after the first ended', () => second.received().length > before, 120_000)
+    await second.until('more orders at the second run after the first ended', () => second.received().length > before)
     await second.stop()
     expect(await second.processes()).toEqual([])
     expect(await zipkinAnswers(), 'Zipkin after the last run ended').toBe(false)

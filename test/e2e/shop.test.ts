@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { makePlan, parsePlanArgs } from '../../lab/plan.ts'
 import { appPrefix, isBillReceivedLine, receivedOrderIds } from '../../shared/log-lines.ts'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
-import { Lab, deleteLedger, deleteRedisKey, disposedAfterEach, ledgerEntries, processedOrderIds, runUntil, uniqueTopic, until } from './lab.ts'
+import { Lab, deleteLedger, deleteRedisKey, disposedAfterEach, ledgerEntries, processedOrderIds, uniqueTopic, until } from './lab.ts'
 
 const track = disposedAfterEach()
 const all = Array.from({ length: 19 }, (_, i) => i + 1)
@@ -32,7 +32,7 @@ describe('the shop: four services, scoped (real sidecars, Redis)', () => {
 
       // Each app logged each once: no redelivery was processed twice.
       const linesOf = (app: string) => lab.lines.filter((l) => l.startsWith(appPrefix(app)))
-      await runUntil(lab, 'every app\'s 19th line', () => [...receivers, 'order'].every((app) => receivedOrderIds(linesOf(app)).length >= 19), 30_000)
+      await lab.until('every app\'s 19th line', () => [...receivers, 'order'].every((app) => receivedOrderIds(linesOf(app)).length >= 19), 30_000)
       for (const app of [...receivers, 'order']) expect(sorted(receivedOrderIds(linesOf(app))), app).toEqual(all)
       expect(linesOf('order').filter(isBillReceivedLine).length).toBe(19)
       // A bill's event id is derived from its order's: one bill per order event.

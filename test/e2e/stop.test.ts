@@ -2,7 +2,7 @@
 // finds (the runner, sidecars started with this project's files), so this file runs alone
 // (vitest.config.ts), after the runs that go on side by side.
 import { expect, it } from 'vitest'
-import { Lab, eachRunner, killHard, portIsFree, runTracked, runUntil, uniqueTopic, until } from './lab.ts'
+import { Lab, eachRunner, killHard, portIsFree, runTracked, uniqueTopic, until } from './lab.ts'
 import { ORDER_PROCESSOR_PORT } from '../../lab/roster.ts'
 
 eachRunner('npm run stop, no run named (runner: %s)', (runner) => {
@@ -10,7 +10,7 @@ eachRunner('npm run stop, no run named (runner: %s)', (runner) => {
     // Unnamed, as a student's run: on dapr.yaml's ports.
     const killed = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '200', LAB_RUNNER: runner, LAB_RUN: '' })
     try {
-      await runUntil(killed, 'the first orders', () => killed.received().length >= 2)
+      await killed.until('the first orders', () => killed.received().length >= 2)
       await killHard((await killed.find('node lab/bootstrap.mjs start')).pid)
       expect((await killed.processes()).some((p) => p.cmd.includes('daprd')), 'the sidecars outlive a killed npm start').toBe(true)
       const env: NodeJS.ProcessEnv = { ...process.env, LAB_RUNNER: runner }

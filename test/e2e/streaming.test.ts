@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { isStreamDownLine, isStreamOpenLine } from '../../shared/log-lines.ts'
 import {
-  Lab, RUNNERS, runnerMissing, disposedAfterEach, expectPoisonDeadLetteredOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killSidecarUntilRestarted, processedOrderIds, runUntil, notOnThisMachine, uniqueTopic
+  Lab, RUNNERS, runnerMissing, disposedAfterEach, expectPoisonDeadLetteredOnce, expectExactlyOnceInEffect, expectNoLedgerRetries, expectNothingLostWhenKilled, killSidecarUntilRestarted, processedOrderIds, notOnThisMachine, uniqueTopic
 } from './lab.ts'
 
 const track = disposedAfterEach()
@@ -22,7 +22,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     it.skipIf(notOnThisMachine(broker) || runnerMissing(runner))(`delivers orderId 1..19 exactly once, with no GET /dapr/subscribe subscription, and dead-letters each poison order once (runner: ${runner})`, async () => {
       const topic = uniqueTopic()
       const lab = track(new Lab(topic, { PUBLISH_INTERVAL_MS: '20', POISON_EVERY: '5', LAB_RUNNER: runner }, args))
-      await runUntil(lab, 'both streams open', () => opened(lab, topic) === 1 && opened(lab, `${topic}-deadletter`) === 1, 60_000)
+      await lab.until('both streams open', () => opened(lab, topic) === 1 && opened(lab, `${topic}-deadletter`) === 1, 60_000)
       await expectPoisonDeadLetteredOnce(lab)
       // Nothing came over HTTP: the app announced no subscription.
       expect(await (await fetch(`${await lab.url()}/dapr/subscribe`)).json()).toEqual([])
@@ -34,7 +34,7 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, fast, args))
     await expectNothingLostWhenKilled(lab, MANY, track, {
-      restarted: (again) => runUntil(again, 'the restarted order-processor to open its stream', () => opened(again, topic) === 1, 60_000)
+      restarted: (again) => again.until('the restarted order-processor to open its stream', () => opened(again, topic) === 1, 60_000)
     })
   })
 
@@ -42,11 +42,11 @@ describe.each(['redis', 'kafka'])('streaming subscription on %s (gRPC SubscribeT
   it.skipIf(notOnThisMachine(broker))('SIGKILL the order-processor\'s sidecar mid-run; the stream comes back when the runner has restarted it; each order processed exactly once in effect', async () => {
     const topic = uniqueTopic()
     const lab = track(new Lab(topic, fast, args))
-    await runUntil(lab, '60 orders processed', () => lab.received().length >= 60)
+    await lab.until('60 orders processed', () => lab.received().length >= 60)
     const killed = await killSidecarUntilRestarted(lab)
     expect((await processedOrderIds(topic)).length).toBeLessThan(MANY)
-    await runUntil(lab, 'the stream to be down', () => lab.lines.some((l) => isStreamDownLine(l, topic)), 30_000)
-    await runUntil(lab, 'the stream to open again', () => opened(lab, topic) === 2, 90_000)
+    await lab.until('the stream to be down', () => lab.lines.some((l) => isStreamDownLine(l, topic)), 30_000)
+    await lab.until('the stream to open again', () => opened(lab, topic) === 2, 90_000)
     await expectExactlyOnceInEffect(topic, MANY, lab.lines)
     await expectNoLedgerRetries(lab)
     expect((await lab.find('daprd', '--app-id order-processor')).pid).not.toBe(killed)

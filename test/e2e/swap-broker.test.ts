@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, utime
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Lab, REPO, expectEachOnce, runUntil, notOnThisMachine, uniqueTopic } from './lab.ts'
+import { Lab, REPO, expectEachOnce, notOnThisMachine, uniqueTopic } from './lab.ts'
 import { allAcceptedLine } from '../../shared/log-lines.ts'
 
 describe.skipIf(notOnThisMachine('kafka'))('swapping components/redis.yaml for kafka.yaml', () => {
@@ -28,8 +28,8 @@ describe.skipIf(notOnThisMachine('kafka'))('swapping components/redis.yaml for k
     renameSync(join(copy, 'brokers', 'kafka.yaml'), join(copy, 'components', 'kafka.yaml'))
 
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20' }, [], copy)
-    await runUntil(lab, '19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19)
-    await runUntil(lab, 'the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
+    await lab.until('19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19)
+    await lab.until('the checkout to report all orders accepted', () => lab!.output.includes(allAcceptedLine(19)), 30_000)
     await lab.stop()
 
     expect(lab.output).not.toContain('installing npm dependencies')

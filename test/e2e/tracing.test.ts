@@ -56,7 +56,7 @@ describe.skipIf(notOnThisMachine('zipkin'))('npm start -- --tracing: publish and
     // A Zipkin that answers (a developer's, or LAB.md's exercise 7's run beside this one) is
     // used; otherwise the run starts one.
     lab = new Lab(topic, { PUBLISH_INTERVAL_MS: '20' }, ['--tracing'])
-    await lab.until('19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19, 120_000)
+    await lab.until('19 distinct orders at the order-processor', () => new Set(lab!.received()).size === 19)
     expect(lab.output).toContain(`UI: ${ZIPKIN}/zipkin/`)
     const startedZipkin = lab.output.includes('[lab] starting Zipkin')
 

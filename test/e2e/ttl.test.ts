@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { allAcceptedLine, isDeadLetterLine } from '../../shared/log-lines.ts'
 import { deadLetterTopic } from '../../shared/pubsub.ts'
 import { cloudEventOf, withRedis } from '../../lab/redis.ts'
-import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, processedOrderIds, runUntil, uniqueTopic, until } from './lab.ts'
+import { Lab, disposedAfterEach, expectEachOnce, expectExactlyOnceInEffect, processedOrderIds, uniqueTopic, until } from './lab.ts'
 
 const track = disposedAfterEach()
 
@@ -19,7 +19,7 @@ describe('message TTL (real sidecars, Redis)', () => {
     const topic = uniqueTopic()
     // 5 orders that live 1 s, published while no order-processor runs.
     const early = track(new Lab(topic, { ORDER_COUNT: '5', PUBLISH_INTERVAL_MS: '50' }, ['--app', 'checkout', '--ttl', '1']))
-    await runUntil(early, 'the checkout to publish 5 orders', () => early.output.includes(allAcceptedLine(5)))
+    await early.until('the checkout to publish 5 orders', () => early.output.includes(allAcceptedLine(5)))
     const publishedAt = Date.now()
     await early.stop()
     await until('the 5 orders to be past their TTL', () => Date.now() - publishedAt > 1500, 10_000)
@@ -41,7 +41,7 @@ describe('message TTL (real sidecars, Redis)', () => {
     }, 30_000)
     expect((await stream()).length).toBe(24)
     expect((await processedOrderIds(topic)).sort((a, b) => a - b), 'the expired orders 1..5 were not processed again').toEqual(Array.from({ length: 19 }, (_, i) => i + 1))
-    await runUntil(lab, 'the 19th log line', () => lab.received().length >= 19, 30_000)
+    await lab.until('the 19th log line', () => lab.received().length >= 19, 30_000)
     expectEachOnce(lab.received(), lab.output)
     expect(lab.lines.filter(isDeadLetterLine), 'no dead letter reached the app').toEqual([])
     // The 5 expired events: copied to the dead-letter topic, dropped on both.
