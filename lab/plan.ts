@@ -29,7 +29,7 @@
 //   npm start -- --shop               the shop: order, billing, notification, shipping
 //                                     (shop/topology.ts), scoped to their topics
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename, isAbsolute, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseDotenv } from 'dotenv'
 import { parseAllDocuments, stringify } from 'yaml'
@@ -40,7 +40,7 @@ import { BROKERS, brokerOfType, type Broker, type BrokerName } from './brokers.t
 import { buildApps, compiledCommand } from './build.ts'
 import { onPath } from './processes.ts'
 import { freeOwnPort } from './ports.ts'
-import { namedRunFolder, runName } from './run/place.ts'
+import { namedRunFolder, runAppDir, runName } from './run/place.ts'
 import { readRunFile, writeRunFile, type AppSpec, type RunFile } from './run-file.ts'
 import { LAB_STATE, LabError, REPO } from './settings.ts'
 import { ORDER_PROCESSOR_PORT, appSpec, appsOf, rosterApp } from './roster.ts'
@@ -245,7 +245,15 @@ export function makePlan (options: PlanOptions, env: NodeJS.ProcessEnv = process
   // The mode users deploy: compiled, and JSON lines for a log collector, not a person.
   if (options.prod) common.env = { ...common.env, LOG_FORMAT: 'json' }
   const compiled = (a: AppSpec): AppSpec => options.prod && a.command ? { ...a, command: compiledCommand(join(REPO, a.appDirPath ?? '.'), a.command) } : a
-  const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)).map(compiled) }
+  // A named run's apps run in folders of its own, where both runners write their logs
+  // (place.ts, runAppDir); their entries keep their place, named by absolute path.
+  const inOwnFolder = (a: AppSpec): AppSpec => {
+    if (name === undefined) return a
+    const real = join(REPO, a.appDirPath ?? '.')
+    const command = a.command?.map((part) => !isAbsolute(part) && !part.startsWith('-') && existsSync(join(real, part)) ? join(real, part) : part)
+    return { ...a, appDirPath: runAppDir(a.appDirPath ?? '.', name), command }
+  }
+  const spec: RunFile = { ...lab, common, apps: apps.filter((a) => chosen.includes(a.appID)).map(compiled).map(inOwnFolder) }
   return { ...base, runFile: join(dir, 'dapr.yaml'), derived: { dir, spec }, apps: spec.apps.map(absoluteApp) }
 }
 
@@ -258,7 +266,7 @@ function notesFor (options: PlanOptions, broker: string): string[] {
   return []
 }
 
-const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: join(REPO, app.appDirPath ?? '.') })
+const absoluteApp = (app: AppSpec): AppSpec => ({ ...app, appDirPath: resolve(REPO, app.appDirPath ?? '.') })
 
 /**
  * A named run's apps listen on free ports of their own, not on dapr.yaml's, so that runs
@@ -291,6 +299,7 @@ export async function prepareRunFiles (plan: Plan): Promise<void> {
   const resources = join(dir, 'resources')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(resources, { recursive: true })
+  for (const app of plan.apps) mkdirSync(app.appDirPath!, { recursive: true })
   const brokerCopy = join(resources, basename(plan.brokerFile))
   copyFileSync(plan.brokerFile, brokerCopy)
   for (const f of yamlFiles(COMPONENTS)) if (!pubsubType(f)) copyFileSync(f, join(resources, basename(f)))

@@ -3,8 +3,9 @@
 // checkout goes on publishing, then starts it again as the run started it (same command,
 // folder, settings and sidecar ports), as Kubernetes would restart a crashed container.
 // The restarted process prints here and to
-// subscriber/.dapr/logs/order-processor-restarted_app_<time>.log (a named run's: in its
-// folder's logs/); it stops when its sidecar does (Ctrl+C on npm start) or on Ctrl+C here.
+// subscriber/.dapr/logs/order-processor-restarted_app_<time>.log (a named run's: under the
+// folder its order-processor runs in, lab/run/place.ts); it stops when its sidecar does
+// (Ctrl+C on npm start) or on Ctrl+C here.
 import { createWriteStream, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'

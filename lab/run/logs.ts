@@ -1,19 +1,12 @@
 // Where a run's log files are: `<appDir>/.dapr/logs/<name>_<app|daprd>_<time>.log`, as the
-// Dapr CLI writes them, and the project's runner too; a named run's (LAB_RUN, place.ts)
-// are in its own folder when the project's runner writes them (the CLI's stay where it puts them).
-import { existsSync, readdirSync, statSync } from 'node:fs'
+// Dapr CLI writes them, and the project's runner and lab:crash too; `appDir` is the folder
+// the app runs in, which a named run has of its own (place.ts, runAppDir).
+import { readdirSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { REPO } from '../settings.ts'
-import { namedRunFolder, runName } from './place.ts'
+import { runAppDir, runName } from './place.ts'
 
-/** Where the apps' and sidecars' logs go (the project's runner, lab:crash). */
-export const logDir = (appDir: string, run = runName()): string => run ? join(namedRunFolder(run), 'logs') : cliLogDir(appDir)
-const cliLogDir = (appDir: string): string => join(appDir, '.dapr', 'logs')
-
-/** Where an app's logs are found: the run's own folder, else where the Dapr CLI writes them. */
-function foundLogDir (appDir: string, run = runName()): string | undefined {
-  return [logDir(appDir, run), cliLogDir(appDir)].find((d) => existsSync(d) && readdirSync(d).length > 0)
-}
+/** Where the logs of an app that runs in `appDir` go. */
+export const logDir = (appDir: string): string => join(appDir, '.dapr', 'logs')
 
 /** A new log file's name: `name` is the app id, or `<id>-<n>` for instance n > 1 of --instances. */
 export const logFile = (appDir: string, name: string, kind: 'app' | 'daprd', stamp = timestamp()): string =>
@@ -34,10 +27,10 @@ export function startedAt (file: string): number {
   return y === undefined ? 0 : new Date(+y, +mo! - 1, +d!, +h!, +mi!, +sec!).getTime()
 }
 
-/** The log files of an app, newest first (`dir` relative to the repository, or absolute). */
+/** The log files of an app (its folder `dir`, relative to the repository) in run `run` (LAB_RUN's, or the unnamed one), newest first. */
 export function logsNewestFirst (dir: string, name: string, kind: 'app' | 'daprd', run = runName()): string[] {
-  const logs = foundLogDir(join(REPO, dir), run)
-  if (logs === undefined) return []
+  const logs = logDir(runAppDir(dir, run))
+  if (!existsSync(logs)) return []
   const files = readdirSync(logs).filter((f) => f.startsWith(`${name}_${kind}_`)).map((f) => join(logs, f))
   return files.sort((a, b) => startedAt(b) - startedAt(a) || statSync(b).mtimeMs - statSync(a).mtimeMs)
 }
@@ -50,8 +43,8 @@ export const newestLog = (dir: string, name: string, kind: 'app' | 'daprd', run 
  * and the others started within 30 s of it (the time in a log's name is its start).
  */
 export function recentLogs (dir: string, name: RegExp): string[] {
-  const logs = foundLogDir(join(REPO, dir))
-  if (logs === undefined) return []
+  const logs = logDir(runAppDir(dir))
+  if (!existsSync(logs)) return []
   const files = readdirSync(logs).filter((f) => name.test(f)).map((f) => ({ file: join(logs, f), at: startedAt(f) }))
   const newest = Math.max(...files.map((f) => f.at))
   return files.filter((f) => newest - f.at <= 30_000).map((f) => f.file)

@@ -1,9 +1,10 @@
 // Where a run's files live. Runs that go on side by side (the end-to-end tests do) are
 // named by LAB_RUN: each has its own folder, .dapr/named-runs/<name>/, with its run file,
-// resources, state file, the servers handed over to it and (with the project's runner) its logs, and its apps get ports
-// of their own (lab/plan.ts). An unnamed run (`npm start`) keeps the usual places.
-import { join } from 'node:path'
-import { LAB_STATE, LabError } from '../settings.ts'
+// resources, state file, the servers handed over to it, and a folder for each of its apps
+// to run in, where both runners write the app's logs; and its apps get ports of their own
+// (lab/plan.ts). An unnamed run (`npm start`) keeps the usual places.
+import { basename, join } from 'node:path'
+import { LAB_STATE, LabError, REPO } from '../settings.ts'
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
 
@@ -22,3 +23,10 @@ export const runStateFile = (name = runName()): string => name ? join(namedRunFo
 
 /** The servers another run handed over to this one, which it stops when it ends (lab/run/servers.ts). */
 export const runHandoverFile = (name = runName()): string => name ? join(namedRunFolder(name), 'servers.json') : join(LAB_STATE, 'lab-run-servers.json')
+
+/**
+ * The folder an app (its folder `dir`, relative to the repository) runs in: its own, or in a
+ * named run, `apps/<folder>` in the run's folder. Both runners write its logs under it
+ * (`.dapr/logs`, where the Dapr CLI puts them), so runs side by side never share a log folder.
+ */
+export const runAppDir = (dir: string, name = runName()): string => name ? join(namedRunFolder(name), 'apps', basename(join(REPO, dir))) : join(REPO, dir)

@@ -4,7 +4,7 @@
 // behind. Every run has a topic of its own, so runs cannot see each other's orders.
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { join, relative } from 'node:path'
 import { createConnection } from 'node:net'
 import { afterEach, describe, expect } from 'vitest'
 import type { Redis } from 'ioredis'
@@ -86,16 +86,9 @@ export class Lab extends ProcessGroup {
     return `http://127.0.0.1:${await this.appPort(appId)}`
   }
 
-  /**
-   * The newest log file of a subscriber app or its sidecar in this run: in the run's folder
-   * (the project's runner), or where the Dapr CLI writes every run's, the one that names
-   * this run's app port.
-   */
+  /** The newest log file of an app or its sidecar in this run (in the folder the run's app runs in: lab/run/place.ts). */
   async log (appId: string, kind: 'app' | 'daprd'): Promise<string> {
-    const files = logsNewestFirst(rosterApp(appId).dir, appId, kind, this.run)
-    const port = await this.appPort(appId)
-    const mark = kind === 'daprd' ? `waiting on port ${port}.` : `Server listening at http://127.0.0.1:${port}`
-    const file = files.find((f) => dirname(f) === join(this.folder, 'logs') || readFileSync(f, 'utf8').includes(mark))
+    const [file] = logsNewestFirst(rosterApp(appId).dir, appId, kind, this.run)
     if (file === undefined) throw new Error(`no ${kind} log of ${appId} in run ${this.run}`)
     return file
   }

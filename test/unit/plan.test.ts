@@ -122,6 +122,18 @@ describe('a run\'s plan (lab/plan.ts)', () => {
     expect((await withOwnPorts(plan(['--fanout']))).apps.map((a) => a.appPort)).toEqual([6001, 6002, undefined])
   })
 
+  it('LAB_RUN=<name>: its apps run in folders of its own, where their logs go (both runners), and start the same entries', () => {
+    const named = plan(['--fanout'], { LAB_RUNNER: 'project', LAB_RUN: 'side-by-side' })
+    const folder = `${REPO}/.dapr/named-runs/side-by-side/apps`
+    expect(named.apps.map((a) => [a.appID, a.appDirPath])).toEqual([['order-processor', `${folder}/subscriber`], ['shipping', `${folder}/shipping`], ['checkout', `${folder}/publisher`]])
+    expect(named.apps.map((a) => a.command)).toEqual([
+      ['node', '--import', 'tsx', `${REPO}/subscriber/src/server.ts`],
+      ['node', '--import', 'tsx', `${REPO}/shipping/src/server.ts`],
+      ['node', '--import', 'tsx', `${REPO}/publisher/src/main.ts`]
+    ])
+    expect(plan(['--fanout']).apps.map((a) => a.appDirPath)).toEqual([`${REPO}/subscriber`, `${REPO}/shipping`, `${REPO}/publisher`])
+  })
+
   it('LAB_RUN must be a plain name: it names a folder', () => {
     expect(() => plan([], { LAB_RUNNER: 'project', LAB_RUN: '../elsewhere' })).toThrow(LabError)
   })
