@@ -4,12 +4,11 @@
 // sidecars. Ctrl+C stops the run, waits until every process of it has exited, then stops
 // the servers this command started (those another run uses too are handed over to it:
 // lab/run/servers.ts); a second Ctrl+C forces what is left.
-import { BROKERS, serviceNamed } from '../brokers.ts'
+import { BROKERS } from '../brokers.ts'
 import { prepareRunFiles, tryPlan, withOwnPorts } from '../plan.ts'
-import { releaseServers } from '../run/servers.ts'
+import { releaseServers, takeServers } from '../run/servers.ts'
 import { supervise, type Supervision } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
-import type { Service } from '../services/service.ts'
 import { say } from '../settings.ts'
 import { checkBeforeStart } from './doctor.ts'
 
@@ -25,7 +24,6 @@ export async function start (argv: string[]): Promise<number> {
   const runtime = await ensureDaprRuntime()
   if (!await checkBeforeStart(plan)) return 1
 
-  const started: Service[] = []
   let run: Supervision | undefined
   let interrupted = false
   // Ctrl+C while servers are still starting: stop after the current step, then clean up.
@@ -36,19 +34,15 @@ export async function start (argv: string[]): Promise<number> {
   }
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, onSignal)
   try {
-    for (const name of plan.services) {
-      if (interrupted) break
-      const service = serviceNamed(name)
-      say(name === plan.broker ? `broker: ${plan.broker} (${plan.brokerFile})` : `${name === 'redis' ? 'state store' : 'traces'}: ${name}`)
-      if ((await service.up()).started) started.push(service)
-    }
+    const announce = (name: string) => say(name === plan.broker ? `broker: ${plan.broker} (${plan.brokerFile})` : `${name === 'redis' ? 'state store' : 'traces'}: ${name}`)
+    await takeServers(plan.services, plan.name, announce, () => interrupted)
     if (!interrupted) await BROKERS[plan.broker as keyof typeof BROKERS]?.prepareTopic?.(plan.topic)
     if (interrupted) return 130
     await prepareRunFiles(plan)
-    run = supervise(plan, runtime.root, started.map((s) => s.name))
+    run = supervise(plan, runtime.root)
     return await run.done
   } finally {
-    await releaseServers(started.map((s) => s.name), plan.name)
+    await releaseServers(plan.name)
     for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(name, onSignal)
   }
 }

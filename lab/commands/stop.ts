@@ -8,10 +8,11 @@ import { poll } from '../poll.ts'
 import { chooseRunner } from '../plan.ts'
 import { isAlive, listProcesses, signal } from '../processes.ts'
 import { isLabProcess, runState } from '../run/supervise.ts'
-import { runName } from '../run/place.ts'
+import { runName, runStateFile } from '../run/place.ts'
 import { releaseServers } from '../run/servers.ts'
 import { services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
+import { rmSync } from 'node:fs'
 
 export async function stop (): Promise<number> {
   // A named run (LAB_RUN) is stopped alone: others may be going on beside it.
@@ -35,10 +36,12 @@ export async function stop (): Promise<number> {
     signal(p.pid, 'SIGTERM')
   }
   if (!await poll('the run\'s processes to stop', () => left.every((p) => !isAlive(p.pid)), STOP_GRACE_MS)) for (const p of left) signal(p.pid, 'SIGKILL')
-  // npm start released the run's servers as it ended (its state file went then); a run
-  // whose npm start is gone has its servers released here, handing over what another uses.
-  if (runState()) await releaseServers(run?.services ?? [], name)
-  else if (!run && !named) for (const service of services) await service.down()
+  rmSync(runStateFile(), { force: true })
+  // The servers of a run whose npm start is gone (one that ended released its own),
+  // handing over what another run uses; with no run written down, every server the
+  // project started.
+  await releaseServers(name)
+  if (!run && !named) for (const service of services) await service.down()
   say('stopped')
   return 0
 }

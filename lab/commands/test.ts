@@ -9,6 +9,7 @@ import { whyNoCluster } from '../cluster/node.ts'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { isAlive, onPath } from '../processes.ts'
 import { NAMED_RUNS, namedRunFolder, runStateFile } from '../run/place.ts'
+import { releaseOrphans } from '../run/servers.ts'
 import { runState } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import { installPackage } from '../services/debian.ts'
@@ -70,7 +71,9 @@ export async function test (argv: string[]): Promise<number> {
     if (await labRedisPid() === undefined) unavailable.push(`redis-restart: the Redis on 127.0.0.1:${redis.port} was not started by the project, and restarting it is not a test's business`)
     if (!findDaprCli()) unavailable.push('cli: Dapr CLI runner: not tested (no CLI)')
 
-    // The named runs of earlier tests (their logs), but for one still going on.
+    // What earlier runs left: the servers of one killed outright, and the named runs of
+    // earlier tests (their logs), but for one still going on.
+    await releaseOrphans()
     for (const name of existsSync(NAMED_RUNS) ? readdirSync(NAMED_RUNS) : []) {
       const run = runState(runStateFile(name))
       if (!run || !isAlive(run.pid)) rmSync(namedRunFolder(name), { recursive: true, force: true })

@@ -1,6 +1,6 @@
 // Where a run's files live. Runs that go on side by side (the end-to-end tests do) are
 // named by LAB_RUN: each has its own folder, .dapr/named-runs/<name>/, with its run file,
-// resources, state file, the servers handed over to it, and a folder for each of its apps
+// resources, state file and a folder for each of its apps
 // to run in, where both runners write the app's logs; and its apps get ports of their own
 // (lab/plan.ts). An unnamed run (`npm start`) keeps the usual places.
 import { basename, join } from 'node:path'
@@ -21,8 +21,12 @@ export const namedRunFolder = (name: string): string => join(NAMED_RUNS, name)
 /** What `npm run stop`, the doctor and lab:crash read of the run going on (lab/run/supervise.ts writes it). */
 export const runStateFile = (name = runName()): string => name ? join(namedRunFolder(name), 'lab-run.json') : join(LAB_STATE, 'lab-run.json')
 
-/** The servers another run handed over to this one, which it stops when it ends (lab/run/servers.ts). */
-export const runHandoverFile = (name = runName()): string => name ? join(namedRunFolder(name), 'servers.json') : join(LAB_STATE, 'lab-run-servers.json')
+/** Where each run keeps the record of the servers it uses and is to stop (lab/run/servers.ts): one folder for all runs, which they read. */
+export const SERVERS_RECORDS = join(LAB_STATE, 'servers')
+const UNNAMED = '_npm-start'
+export const runServersFile = (name = runName()): string => join(SERVERS_RECORDS, `${name ?? UNNAMED}.json`)
+/** The run a record is of (undefined: the unnamed one). */
+export const runOfServersFile = (file: string): string | undefined => file === `${UNNAMED}.json` ? undefined : file.replace(/\.json$/, '')
 
 /**
  * The folder an app (its folder `dir`, relative to the repository) runs in: its own, or in a

@@ -1,39 +1,43 @@
 // The servers runs use (a broker, the state store's Redis, Zipkin) are the machine's, shared
-// by every run going on: a run uses one that answers, else starts it (lab/commands/start.ts).
-// When it ends it stops the ones it started, but not one that another run going on uses:
-// that run takes it over and stops it when it ends. So the last run out stops a server, and
-// a run never pulls one from under another (two `--tracing` runs side by side share Zipkin).
+// by every run going on. A run takes the ones it needs as it starts: it uses one that
+// answers, else starts it. When it ends it stops the ones it started, but not one that
+// another run going on uses: that run takes it over and stops it when it ends. So the last
+// run out stops a server, and a run never pulls one from under another (two `--tracing`
+// runs side by side share one Zipkin).
 //
-// Handing over and taking over happen under one lock, so a server is never handed to a run
-// that has already looked for what was handed to it. What is not covered: a run that is
-// still starting its servers is not yet a run going on, and may find a server answering
-// that an ending run is about to stop; and runs of another checkout of the project (each
-// checkout keeps its runs in its own .dapr/) do not see each other.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+// Each run keeps a record of its servers (place.ts, SERVERS_RECORDS): its pid, the servers
+// it uses and those it is to stop. Taking servers, handing them over and stopping them happen
+// under one lock, so two runs never both start a server, and a server is never stopped
+// while a run that starts takes it. Runs of another checkout of the project (each keeps its
+// records in its own .dapr/) do not see each other.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { handedOverLine } from '../../shared/log-lines.ts'
 import { serviceNamed } from '../brokers.ts'
 import { until } from '../poll.ts'
 import { isAlive } from '../processes.ts'
-import { LAB_STATE, say } from '../settings.ts'
-import { NAMED_RUNS, runHandoverFile, runStateFile } from './place.ts'
-import { runState, type RunState } from './supervise.ts'
+import { say } from '../settings.ts'
+import { SERVERS_RECORDS, runOfServersFile, runServersFile } from './place.ts'
 
-const LOCK = join(LAB_STATE, 'servers.lock')
+/** A run's servers: those it uses, and those it is to stop when it ends (it started them, or was handed them). */
+interface ServersRecord { pid: number, uses: string[], stops: string[] }
+
+const LOCK = join(SERVERS_RECORDS, 'lock')
 
 /**
  * Runs `fn` holding this checkout's servers lock: a folder with its holder's pid inside,
  * made by one rename and let go by one (rename is atomic; a lock is never half there).
  */
-async function locked<T> (fn: () => T): Promise<T> {
-  mkdirSync(LAB_STATE, { recursive: true })
+async function locked<T> (fn: () => Promise<T>): Promise<T> {
+  mkdirSync(SERVERS_RECORDS, { recursive: true })
   const letGo = (dir: string) => {
     const gone = `${dir}-gone-${process.pid}-${Date.now()}`
     try { renameSync(dir, gone) } catch { return }
     rmSync(gone, { recursive: true, force: true })
   }
-  await until('the lab\'s servers lock', () => {
-    const mine = mkdtempSync(join(LAB_STATE, 'servers.lock-'))
+  // Long enough for another run to start or stop a slow server (Kafka, RabbitMQ) meanwhile.
+  await until('the other runs starting or stopping servers', () => {
+    const mine = mkdtempSync(join(SERVERS_RECORDS, 'lock-'))
     writeFileSync(join(mine, 'pid'), String(process.pid))
     try {
       renameSync(mine, LOCK)
@@ -41,56 +45,80 @@ async function locked<T> (fn: () => T): Promise<T> {
     } catch {
       rmSync(mine, { recursive: true, force: true })
       // A holder killed while holding it leaves it behind.
-      const holder = Number(readFileSafe(join(LOCK, 'pid')))
+      const holder = Number(readOr(join(LOCK, 'pid'), ''))
       if (holder > 0 && !isAlive(holder)) letGo(LOCK)
       return false
     }
-  }, 60_000, { every: 50 })
+  }, 300_000, { every: 50, progress: say })
   try {
-    return fn()
+    return await fn()
   } finally {
     letGo(LOCK)
   }
 }
 
-function readFileSafe (file: string): string {
-  try { return readFileSync(file, 'utf8') } catch { return '' }
+function readOr (file: string, otherwise: string): string {
+  try { return readFileSync(file, 'utf8') } catch { return otherwise }
 }
 
-/** The runs going on but this one: the unnamed run and the named ones, each with its state. */
-function otherRuns (): Array<{ name: string | undefined, state: RunState }> {
-  const names = [undefined, ...(existsSync(NAMED_RUNS) ? readdirSync(NAMED_RUNS) : [])]
-  return names.flatMap((name) => {
-    const state = runState(runStateFile(name))
-    return state && state.pid !== process.pid && isAlive(state.pid) ? [{ name, state }] : []
+const recordOf = (name: string | undefined): ServersRecord | undefined => {
+  try { return JSON.parse(readFileSync(runServersFile(name), 'utf8')) as ServersRecord } catch { return undefined }
+}
+const save = (name: string | undefined, record: ServersRecord) => writeFileSync(runServersFile(name), JSON.stringify(record))
+
+/**
+ * A run starts: for each server it needs (in order), `announce`, then use the one that
+ * answers or start it, and write it down, unless `interrupted` (Ctrl+C meanwhile).
+ * Throws what a server's start throws (a LabError that says what to do).
+ */
+export async function takeServers (needs: string[], name: string | undefined, announce: (server: string) => void, interrupted: () => boolean): Promise<void> {
+  await locked(async () => {
+    const record: ServersRecord = { pid: process.pid, uses: needs, stops: [] }
+    save(name, record)
+    for (const server of needs) {
+      if (interrupted()) return
+      announce(server)
+      if ((await serviceNamed(server).up()).started) {
+        record.stops.push(server)
+        save(name, record)
+      }
+    }
   })
-}
-
-function handedTo (name: string | undefined): string[] {
-  try { return JSON.parse(readFileSync(runHandoverFile(name), 'utf8')) as string[] } catch { return [] }
 }
 
 /**
- * A run ends: of the servers it started (and those handed over to it), hands each that
- * another run going on uses to that run, and stops the others. Its state file goes at the
- * same moment, so no server can be handed to it any more.
+ * A run ends (or `npm run stop` cleans up after one whose npm start is gone): of the servers
+ * it is to stop, hands each that another run going on uses over to that run, and stops the
+ * others, last started first.
  */
-export async function releaseServers (started: string[], name: string | undefined): Promise<void> {
-  const toStop = await locked(() => {
-    const mine = [...new Set([...started, ...handedTo(name)])]
-    rmSync(runHandoverFile(name), { force: true })
-    rmSync(runStateFile(name), { force: true })
-    const runs = otherRuns()
-    return mine.filter((server) => {
-      const heir = runs.find((run) => run.state.uses?.includes(server))
-      if (!heir) return true
-      writeFileSync(runHandoverFile(heir.name), JSON.stringify([...new Set([...handedTo(heir.name), server])]))
-      say(handedOverLine(serviceNamed(server).label, heir.name === undefined ? 'the run of npm start' : `run ${heir.name}`, heir.state.pid))
-      return false
-    })
+export async function releaseServers (name: string | undefined): Promise<void> {
+  await locked(async () => {
+    const record = recordOf(name)
+    rmSync(runServersFile(name), { force: true })
+    if (!record) return
+    const others = readdirSync(SERVERS_RECORDS).filter((f) => f.endsWith('.json')).map(runOfServersFile)
+      .filter((other) => other !== name)
+      .flatMap((other) => { const r = recordOf(other); return r && isAlive(r.pid) ? [{ name: other, record: r }] : [] })
+    for (const server of [...record.stops].reverse()) {
+      const service = serviceNamed(server)
+      const heir = others.find((run) => run.record.uses.includes(server))
+      if (heir) {
+        heir.record.stops.push(server)
+        save(heir.name, heir.record)
+        say(handedOverLine(service.label, heir.name === undefined ? 'the run of npm start' : `run ${heir.name}`, heir.record.pid))
+      } else {
+        await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
+      }
+    }
   })
-  for (const server of toStop.reverse()) {
-    const service = serviceNamed(server)
-    await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
+}
+
+/** The servers of runs whose npm start was killed without `npm run stop` after it: released as those runs would have. */
+export async function releaseOrphans (): Promise<void> {
+  let files: string[] = []
+  try { files = readdirSync(SERVERS_RECORDS).filter((f) => f.endsWith('.json')) } catch { return }
+  for (const name of files.map(runOfServersFile)) {
+    const record = recordOf(name)
+    if (record && !isAlive(record.pid)) await releaseServers(name)
   }
 }

@@ -6,7 +6,7 @@
 // own when it starts (setpgid(0, 0) in dapr/cli's cmd/run.go), and the project's runner is
 // started in one (so the apps can be stopped before their sidecars). The terminal's SIGINT
 // reaches npm and this process only; without this, Ctrl+C on `npm start` stopped nothing.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { CONFIG_VARIABLES } from '../../shared/config.ts'
 import type { Plan } from '../plan.ts'
@@ -43,10 +43,6 @@ export interface RunState {
   env: Record<string, string>
   /** Every process of the run seen so far, so that one left behind can be found by pid. */
   processes: Proc[]
-  /** The servers this `npm start` started (and stops again when it ends, unless another run uses one: lab/run/servers.ts). */
-  services: string[]
-  /** Every server this run uses, started by it or not: one another run started is handed over to it rather than stopped under it. */
-  uses: string[]
 }
 
 /** Presses closer together than this are one Ctrl+C: the terminal and npm both deliver it. */
@@ -59,7 +55,7 @@ export interface Supervision {
   interrupt (): void
 }
 
-export function supervise (plan: Plan, runtimeRoot: string, services: string[]): Supervision {
+export function supervise (plan: Plan, runtimeRoot: string): Supervision {
   const [command, args] = plan.runner.kind === 'cli'
     ? [plan.runner.dapr, ['run', '-f', plan.runFile]]
     : [process.execPath, ['--import', 'tsx', RUNNER, plan.runFile]]
@@ -77,7 +73,7 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
   const appSettings = Object.fromEntries(CONFIG_VARIABLES.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]))
   const stateFile = runStateFile()
   const saveState = () => {
-    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: run.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: run.watch.alive(), services, uses: plan.services }
+    const state: RunState = { pid: process.pid, runner: plan.runner.kind, runnerPid: run.pid!, runFile: plan.runFile, topic: plan.topic, env: appSettings, processes: run.watch.alive() }
     try { mkdirSync(dirname(stateFile), { recursive: true }); writeFileSync(stateFile, JSON.stringify(state, null, 2)) } catch { /* only a help for npm run stop */ }
   }
   saveState()
@@ -107,8 +103,8 @@ export function supervise (plan: Plan, runtimeRoot: string, services: string[]):
     // The runner is gone; its apps and sidecars must be too before the run counts as stopped.
     const left = await run.settle(STOP_GRACE_MS)
     if (left.length > 0) say(`${left.length} process(es) of the run outlived it: killed ${left.map((p) => `${p.pid} (${p.cmd.slice(0, 60)})`).join(', ')}`)
-    // The state file stays until the servers are released (lab/run/servers.ts).
     clearInterval(saving)
+    rmSync(stateFile, { force: true })
     return forced ? 130 : code ?? 128
   })()
   return { done, interrupt }

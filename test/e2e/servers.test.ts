@@ -1,5 +1,5 @@
-// Servers shared by runs side by side (lab/run/servers.ts): a Zipkin that one `--tracing`
-// run started stays up while another run uses it, and the last run out stops it. It runs
+// Servers shared by runs side by side (lab/run/servers.ts): two `--tracing` runs started
+// at once start one Zipkin, which stays up while a run uses it; the last run out stops it. It runs
 // alone (vitest.config.ts): it must own Zipkin, which the other tracing runs start too.
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAlive } from '../../lab/processes.ts'
@@ -13,18 +13,16 @@ describe.skipIf(notOnThisMachine('zipkin') || notOnThisMachine('zipkin-handover'
 
   afterAll(async () => { for (const lab of labs) await lab.dispose() })
 
-  it('the Zipkin the first run started stays up while the second uses it, and the second stops it when it ends', async () => {
+  it('two runs started at once start one Zipkin; the one that started it hands it to the other as it ends, and the last one out stops it', async () => {
     expect(await zipkinAnswers(), 'no Zipkin answers before the runs').toBe(false)
-    // Orders for long enough that both runs are still going on when the first one stops.
-    const first = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }, ['--tracing'])
-    labs.push(first)
-    await first.until('orders at the first run\'s order-processor', () => first.received().length > 0)
-    expect(first.output).toContain('[lab] starting Zipkin')
-
-    const second = new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }, ['--tracing'])
-    labs.push(second)
-    await second.until('orders at the second run\'s order-processor', () => second.received().length > 0)
-    expect(second.output, 'the second run uses the Zipkin that answers').not.toContain('starting Zipkin')
+    // Both at once (their starts take turns); orders for long enough that both are still
+    // going on when the first one stops.
+    const runs = [0, 1].map(() => new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }, ['--tracing']))
+    labs.push(...runs)
+    for (const run of runs) await run.until(`orders at ${run.run}'s order-processor`, () => run.received().length > 0)
+    const starters = runs.filter((run) => run.output.includes('[lab] starting Zipkin'))
+    expect(starters, 'runs that started a Zipkin').toHaveLength(1)
+    const [first, second] = [starters[0]!, runs.find((run) => run !== starters[0])!]
 
     const zipkin = await first.find('zipkin-server')
     // Lab.stop spares the server a run hands over (and kills anything else left).
