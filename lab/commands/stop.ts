@@ -2,7 +2,8 @@
 // (its `npm start` is asked to stop it, as Ctrl+C would), or, when that process is gone,
 // every process of the run it wrote down; then `dapr stop` where the Dapr CLI is, and the
 // servers that run started (but one another run uses: lab/run/servers.ts). With no run
-// written down, every server the project started (never one it found running). With LAB_RUN, that named run only (lab/run/place.ts).
+// written down, every server the project started (never one it found running). With
+// LAB_RUN, that named run only (lab/run/place.ts).
 import { execa } from 'execa'
 import { poll } from '../poll.ts'
 import { chooseRunner } from '../plan.ts'
