@@ -1,8 +1,8 @@
 // Where a run's files live. Runs that go on side by side (the end-to-end tests do) are
 // named by LAB_RUN: each has its own folder, .dapr/named-runs/<name>/, with its run file,
-// resources, state file and a folder for each of its apps
-// to run in, where both runners write the app's logs; and its apps get ports of their own
-// (lab/plan.ts). An unnamed run (`npm start`) keeps the usual places.
+// resources, state file and a folder for each of its apps to run in, where both runners
+// write the app's logs; and its apps get ports of their own (lab/plan.ts). An unnamed run
+// (`npm start`) keeps the usual places.
 import { basename, join } from 'node:path'
 import { LAB_STATE, LabError, REPO } from '../settings.ts'
 

@@ -1,6 +1,6 @@
 // Servers shared by runs side by side (lab/run/servers.ts): two `--tracing` runs started
-// at once start one Zipkin, which stays up while a run uses it; the last run out stops it. It runs
-// alone (vitest.config.ts): it must own Zipkin, which the other tracing runs start too.
+// at once start one Zipkin, which stays up while a run uses it; the last run out stops it.
+// It runs alone (vitest.config.ts): it must own Zipkin, which other tracing runs start too.
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAlive } from '../../lab/processes.ts'
 import { Lab, notOnThisMachine, portIsFree, uniqueTopic } from './lab.ts'
