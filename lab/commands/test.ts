@@ -9,15 +9,17 @@ import { whyNoCluster } from '../cluster/node.ts'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { isAlive, onPath } from '../processes.ts'
 import { NAMED_RUNS, namedRunFolder, runStateFile } from '../run/place.ts'
-import { releaseOrphans } from '../run/servers.ts'
+import { releaseOrphans, releaseServers, takeServers } from '../run/servers.ts'
 import { runState } from '../run/supervise.ts'
 import { ensureDaprRuntime } from '../services/dapr-runtime.ts'
 import { installPackage } from '../services/debian.ts'
-import type { Service } from '../services/service.ts'
 import { installZipkin, zipkin } from '../services/zipkin.ts'
 import { labRedisPid, redis } from '../services/redis.ts'
 import { findDaprCli } from '../plan.ts'
 import { LabError, REPO, say } from '../settings.ts'
+
+/** The name `npm test`'s servers are written down under, as a run's are. */
+const TEST_RUN = 'npm-test'
 
 /** Runs `fn`; a LabError (it cannot be had here) becomes the reason, anything else is a bug. */
 async function reasonIfNot (fn: () => Promise<unknown>): Promise<string | undefined> {
@@ -36,16 +38,17 @@ export async function test (argv: string[]): Promise<number> {
   // CI (CI=true), where everything is required (test/e2e/lab.ts, notOnThisMachine); the
   // Dapr CLI runner's tests are skipped wherever there is no CLI, CI included.
   const unavailable: string[] = []
-  const started: Service[] = []
   // Ctrl+C reaches vitest too; this process only has to live on long enough to clean up.
   const ignore = () => {}
   process.on('SIGINT', ignore)
   process.on('SIGTERM', ignore)
   try {
+    // The servers of runs killed outright (or of an npm test that was).
+    await releaseOrphans()
+    // Taken as a run takes them (lab/run/servers.ts): one that a run going on uses when
+    // this ends is handed over to it, not stopped under it.
     for (const name of BROKER_NAMES) {
-      const service = BROKERS[name].service
-      if (await service.ping()) continue
-      const why = await reasonIfNot(async () => { if ((await service.up()).started) started.push(service) })
+      const why = await reasonIfNot(() => takeServers([BROKERS[name].service.name], TEST_RUN))
       if (why) { say(`${name} cannot start here: ${why}`); unavailable.push(`${name}: ${why}`) }
     }
     // The tracing test runs `npm start -- --tracing`, which starts a Zipkin of its own: its
@@ -71,9 +74,7 @@ export async function test (argv: string[]): Promise<number> {
     if (await labRedisPid() === undefined) unavailable.push(`redis-restart: the Redis on 127.0.0.1:${redis.port} was not started by the project, and restarting it is not a test's business`)
     if (!findDaprCli()) unavailable.push('cli: Dapr CLI runner: not tested (no CLI)')
 
-    // What earlier runs left: the servers of one killed outright, and the named runs of
-    // earlier tests (their logs), but for one still going on.
-    await releaseOrphans()
+    // What earlier tests left: their named runs (their logs), but for one still going on.
     for (const name of existsSync(NAMED_RUNS) ? readdirSync(NAMED_RUNS) : []) {
       const run = runState(runStateFile(name))
       if (!run || !isAlive(run.pid)) rmSync(namedRunFolder(name), { recursive: true, force: true })
@@ -89,7 +90,7 @@ export async function test (argv: string[]): Promise<number> {
     if (unavailable.length > 0) console.log(`Not tested on this machine:\n${unavailable.map((u) => `- ${u.replace(/^cli: /, '')}`).join('\n')}`)
     return vitest.exitCode ?? 1
   } finally {
-    for (const service of started.reverse()) await service.down().catch((err: Error) => say(`could not stop ${service.label}: ${err.message}`))
+    await releaseServers(TEST_RUN)
     process.off('SIGINT', ignore)
     process.off('SIGTERM', ignore)
   }

@@ -1,7 +1,7 @@
 // Where a run's log files are: `<appDir>/.dapr/logs/<name>_<app|daprd>_<time>.log`, as the
 // Dapr CLI writes them, and the project's runner and lab:crash too; `appDir` is the folder
 // the app runs in, which a named run has of its own (place.ts, runAppDir).
-import { readdirSync, existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAppDir, runName } from './place.ts'
 

@@ -45,7 +45,8 @@ async function locked<T> (fn: () => Promise<T>): Promise<T> {
     } catch {
       rmSync(mine, { recursive: true, force: true })
       // A holder killed while holding it leaves it behind.
-      const holder = Number(readOr(join(LOCK, 'pid'), ''))
+      let holder = 0
+      try { holder = Number(readFileSync(join(LOCK, 'pid'), 'utf8')) } catch { /* let go meanwhile */ }
       if (holder > 0 && !isAlive(holder)) letGo(LOCK)
       return false
     }
@@ -57,10 +58,6 @@ async function locked<T> (fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function readOr (file: string, otherwise: string): string {
-  try { return readFileSync(file, 'utf8') } catch { return otherwise }
-}
-
 const recordOf = (name: string | undefined): ServersRecord | undefined => {
   try { return JSON.parse(readFileSync(runServersFile(name), 'utf8')) as ServersRecord } catch { return undefined }
 }
@@ -68,12 +65,18 @@ const save = (name: string | undefined, record: ServersRecord) => writeFileSync(
 
 /**
  * A run starts: for each server it needs (in order), `announce`, then use the one that
- * answers or start it, and write it down, unless `interrupted` (Ctrl+C meanwhile).
+ * answers or start it, and write it down, unless `interrupted` (Ctrl+C meanwhile). Called
+ * again by the same process, it adds to what that took (`npm test`, a server at a time); a
+ * run of the name of one that was killed takes over what that one was to stop.
  * Throws what a server's start throws (a LabError that says what to do).
  */
-export async function takeServers (needs: string[], name: string | undefined, announce: (server: string) => void, interrupted: () => boolean): Promise<void> {
+export async function takeServers (needs: string[], name: string | undefined, announce: (server: string) => void = () => {}, interrupted: () => boolean = () => false): Promise<void> {
   await locked(async () => {
-    const record: ServersRecord = { pid: process.pid, uses: needs, stops: [] }
+    // What this process took before, or what a run of this name that was killed was to stop.
+    const earlier = recordOf(name)
+    const record: ServersRecord = earlier && (earlier.pid === process.pid || !isAlive(earlier.pid))
+      ? { pid: process.pid, uses: [...new Set([...(earlier.pid === process.pid ? earlier.uses : []), ...needs])], stops: earlier.stops }
+      : { pid: process.pid, uses: needs, stops: [] }
     save(name, record)
     for (const server of needs) {
       if (interrupted()) return
