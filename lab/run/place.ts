@@ -24,7 +24,8 @@ export const runStateFile = (name = runName()): string => name ? join(namedRunFo
 /** Where each run keeps the record of the servers it uses and is to stop (lab/run/servers.ts): one folder for all runs, which they read. */
 export const SERVERS_RECORDS = join(LAB_STATE, 'servers')
 const UNNAMED = '_npm-start'
-export const runServersFile = (name = runName()): string => join(SERVERS_RECORDS, `${name ?? UNNAMED}.json`)
+/** The record of run `name`; undefined is the unnamed run (said outright: a default of the run going on would read another run's record as one's own). */
+export const runServersFile = (name: string | undefined): string => join(SERVERS_RECORDS, `${name ?? UNNAMED}.json`)
 /** The run a record is of (undefined: the unnamed one). */
 export const runOfServersFile = (file: string): string | undefined => file === `${UNNAMED}.json` ? undefined : file.replace(/\.json$/, '')
 

@@ -1,6 +1,9 @@
-// Servers shared by runs side by side (lab/run/servers.ts): two `--tracing` runs started
-// at once start one Zipkin, which stays up while a run uses it; the last run out stops it.
-// It runs alone (vitest.config.ts): it must own Zipkin, which other tracing runs start too.
+// Servers shared by runs side by side (lab/run/servers.ts): a `--tracing` run that starts
+// while another starts Zipkin uses that one, which stays up while a run uses it; the last
+// run out stops it.
+// A named run (as the tests' are) hands it to an unnamed one (as LAB.md's).
+// It runs alone (vitest.config.ts): it must own Zipkin, which other tracing runs start too,
+// and an unnamed run, which has the usual ports.
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAlive } from '../../lab/processes.ts'
 import { Lab, notOnThisMachine, portIsFree, uniqueTopic } from './lab.ts'
@@ -13,21 +16,24 @@ describe.skipIf(notOnThisMachine('zipkin') || notOnThisMachine('zipkin-handover'
 
   afterAll(async () => { for (const lab of labs) await lab.dispose() })
 
-  it('two runs started at once start one Zipkin; the one that started it hands it to the other as it ends, and the last one out stops it', async () => {
+  it('a run started while another starts Zipkin uses that one; the one that started it hands it to the other as it ends, and the last one out stops it', async () => {
     expect(await zipkinAnswers(), 'no Zipkin answers before the runs').toBe(false)
-    // Both at once (their starts take turns); orders for long enough that both are still
-    // going on when the first one stops.
-    const runs = [0, 1].map(() => new Lab(uniqueTopic(), { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }, ['--tracing']))
-    labs.push(...runs)
-    for (const run of runs) await run.until(`orders at ${run.run}'s order-processor`, () => run.received().length > 0)
-    const starters = runs.filter((run) => run.output.includes('[lab] starting Zipkin'))
-    expect(starters, 'runs that started a Zipkin').toHaveLength(1)
-    const [first, second] = [starters[0]!, runs.find((run) => run !== starters[0])!]
+    // A named run first (as the tests' are), and while it starts Zipkin an unnamed one (as
+    // LAB.md's `npm start -- --tracing`): that one waits for the start and uses it. Orders
+    // for long enough that both are still going on when the first one stops.
+    const pace = { PUBLISH_INTERVAL_MS: '20', ORDER_COUNT: '100000' }
+    const first = new Lab(uniqueTopic(), pace, ['--tracing'])
+    labs.push(first)
+    await first.until('the named run to start Zipkin', () => first.output.includes('[lab] starting Zipkin'))
+    const second = new Lab(uniqueTopic(), { ...pace, LAB_RUN: '' }, ['--tracing'])
+    labs.push(second)
+    for (const run of [first, second]) await run.until(`orders at the order-processor of ${run.run || 'the unnamed run'}`, () => run.received().length > 0)
+    expect(second.output, 'the unnamed run').not.toContain('[lab] starting Zipkin')
 
     const zipkin = await first.find('zipkin-server')
     // Lab.stop spares the server a run hands over (and kills anything else left).
     await first.stop()
-    expect(first.output).toMatch(new RegExp(`Zipkin stays up: run ${second.run} \\(pid \\d+\\) uses it too`))
+    expect(first.output).toContain('Zipkin stays up: the run of npm start (pid ')
     expect((await first.processes()).map((p) => p.pid), 'what is left of the first run: the Zipkin it handed over').toEqual([zipkin.pid])
     expect(await zipkinAnswers(), 'Zipkin after the first run ended').toBe(true)
 
