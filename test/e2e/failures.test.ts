@@ -1,8 +1,9 @@
 // Failures that must end quickly with a message that says what to do, not a hang.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { runAppDir } from '../../lab/run/place.ts'
 import { RUNNER } from '../../lab/run/supervise.ts'
 import { findDaprRuntime } from '../../lab/services/dapr-runtime.ts'
 import { REPO, portIsFree, runTracked, uniqueTopic } from './lab.ts'
@@ -13,17 +14,21 @@ describe('clear failures', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   /** Runs the order-processor alone with one pub/sub component, the way npm start would. */
-  async function runWith (component: string[], command = '["node", "--import", "tsx", "src/server.ts"]', env: Record<string, string> = {}) {
-    // A port and a run name of its own: other tests' runs go on beside this one.
+  async function runWith (component: string[], command = `["node", "--import", "tsx", "${join(REPO, 'subscriber', 'src', 'server.ts')}"]`, env: Record<string, string> = {}) {
+    // A port, a run name and a folder of its own (for its logs, as a named run's:
+    // lab/run/place.ts): other tests' runs go on beside this one, and LAB.md's read the
+    // newest logs in subscriber/.dapr/logs.
     const appPort = await freePort()
+    const topic = uniqueTopic()
+    const appDir = runAppDir('subscriber', topic)
+    mkdirSync(appDir, { recursive: true })
     writeFileSync(join(dir, 'pubsub.yaml'), [
       'apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', '  name: orderpubsub', 'spec:', ...component, ''
     ].join('\n'))
     writeFileSync(join(dir, 'dapr.yaml'), [
       'version: 1', 'common:', `  resourcesPath: ${dir}`, 'apps:',
-      '  - appID: order-processor', `    appDirPath: ${join(REPO, 'subscriber')}`, `    appPort: ${appPort}`, `    command: ${command}`, ''
+      '  - appID: order-processor', `    appDirPath: ${appDir}`, `    appPort: ${appPort}`, `    command: ${command}`, ''
     ].join('\n'))
-    const topic = uniqueTopic()
     const run = await runTracked(process.execPath, ['--import', 'tsx', RUNNER, join(dir, 'dapr.yaml')], {
       cwd: REPO, env: { ...process.env, DAPR_RUNTIME_PATH: findDaprRuntime()!.root, ORDERS_TOPIC: topic, LAB_RUN: topic, ...env }
     })
