@@ -23,6 +23,13 @@ export const deadLetterLine = (n: number, orderId: unknown, eventId: string | un
 export const isDeadLetterLine = (line: string): boolean => /Dead letter #\d+: orderId=/.test(line)
 
 export const allAcceptedLine = (count: number): string => `All ${count} orders were accepted by Dapr.`
+/** The checkout ended before it had published them all: how many Dapr accepted (orderId 1 to that, when nothing failed), and why. */
+export const partlyAcceptedLine = (accepted: number, count: number, why: string): string => `Only ${accepted} of ${count} orders were accepted: ${why}.`
+/** How many orders a checkout stopped by a signal (Ctrl+C, SIGTERM) had had accepted, from its lines. */
+export const acceptedBeforeStopped = (lines: string[]): number | undefined => {
+  const accepted = lines.map((l) => /Only (\d+) of \d+ orders were accepted: stopped by a signal\./.exec(l)?.[1]).find((n) => n !== undefined)
+  return accepted === undefined ? undefined : Number(accepted)
+}
 
 /** A poison order the checkout sent on purpose (POISON_EVERY). */
 export const poisonPublishedLine = (poison: object | string): string => `Published poison order: ${typeof poison === 'string' ? poison : JSON.stringify(poison)}`

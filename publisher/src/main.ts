@@ -4,7 +4,7 @@ import { loadConfigOrExit } from '../../shared/config.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { createClient } from '../../shared/dapr-client.ts'
 import { publishOrders } from '../../shared/publishing.ts'
-import { allAcceptedLine, outboxLine, ttlLine } from '../../shared/log-lines.ts'
+import { allAcceptedLine, outboxLine, partlyAcceptedLine, ttlLine } from '../../shared/log-lines.ts'
 import { OUTBOX_STORE_NAME } from '../../shared/pubsub.ts'
 
 const config = loadConfigOrExit('checkout')
@@ -34,6 +34,6 @@ if (accepted === config.orderCount) {
   if (poison > 0) log.warn(`Also sent ${poison} poison order(s) on purpose (POISON_EVERY=${config.poisonEvery}); look for them on the dead-letter topic.`)
 } else {
   const why = stop.signal.aborted ? 'stopped by a signal' : `${failed} publish(es) failed (see the errors above)`
-  log.error(`Only ${accepted} of ${config.orderCount} orders were accepted: ${why}.`)
+  log.error(partlyAcceptedLine(accepted, config.orderCount, why))
   process.exitCode = 1
 }

@@ -47,12 +47,17 @@ export async function publishRaw (pod: string, container: string, body: string):
   await text(['exec', pod, '-c', container, '--', 'node', '-e', script])
 }
 
-/** The checkout Job of deploy/overlays/redis under another name, with `env` added: what a user's second run would apply. */
-export async function startCheckout (name: string, env: Record<string, string>): Promise<void> {
+/**
+ * The checkout Job of deploy/overlays/redis under another name, with `env` added: what a
+ * user's second run would apply. `once`: a checkout that fails (one stopped on purpose)
+ * is not started again.
+ */
+export async function startCheckout (name: string, env: Record<string, string>, { once = false } = {}): Promise<void> {
   const rendered = parseAllDocuments(await text(['kustomize', OVERLAYS.redis])).map((d) => d.toJS() as any)
   const job = rendered.find((o) => o.kind === 'Job' && o.metadata.name === 'checkout')
   job.metadata.name = name
   delete job.spec.ttlSecondsAfterFinished
+  if (once) job.spec.backoffLimit = 0
   const container = job.spec.template.spec.containers[0]
   container.env.push(...Object.entries(env).map(([k, value]) => ({ name: k, value })))
   await kubectl(['delete', 'job', name, '--ignore-not-found', '--wait'])

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'dotenv'
 import { loadConfig, ConfigError, CONFIG_VARIABLES } from '../../shared/config.ts'
 import { orderProblem } from '../../shared/order.ts'
+import { acceptedBeforeStopped, partlyAcceptedLine } from '../../shared/log-lines.ts'
 
 describe('makeOrder', () => {
   it('builds the lab order N', () => {
@@ -87,6 +88,14 @@ describe('publishOrders', () => {
     const config = loadConfig({ ORDER_COUNT: '19', PUBLISH_INTERVAL_MS: '0' })
     expect(await publishOrders(client, config, log, stop.signal)).toEqual({ accepted: 0, failed: 0, poison: 0 })
     expect(published).toEqual([])
+  })
+
+  it('a checkout stopped by a signal says how many orders Dapr accepted, in a line that reads back, plain or as JSON', () => {
+    const line = partlyAcceptedLine(7, 19, 'stopped by a signal')
+    expect(line).toBe('Only 7 of 19 orders were accepted: stopped by a signal.')
+    expect(acceptedBeforeStopped(['Published data: {"orderId":7}', line])).toBe(7)
+    expect(acceptedBeforeStopped([JSON.stringify({ level: 50, msg: line })])).toBe(7)
+    expect(acceptedBeforeStopped([partlyAcceptedLine(7, 19, '1 publish(es) failed (see the errors above)')])).toBeUndefined()
   })
 
   it('with POISON_EVERY=2 also sends, after every 2nd order, an order the order-processor drops', async () => {
