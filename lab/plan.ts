@@ -261,7 +261,7 @@ function notesFor (options: PlanOptions, broker: string): string[] {
   const known: Broker | undefined = BROKERS[broker as BrokerName]
   // Dapr's own batching (daprd 1.18) stalls once the app health check has paused it.
   if (options.bulk && known && !known.nativeBulkSubscribe) {
-    return [`note: ${known.label} has no bulk subscribe of its own, so Dapr batches the orders; if the order-processor goes down mid-run, its sidecar delivers nothing more (a Dapr bug) until the next \`npm start\`, which delivers every waiting order. Kafka batches natively (README, "Bulk subscribe").`]
+    return [`note: ${known.label} has no bulk subscribe of its own, so Dapr batches the orders; if the order-processor goes down mid-run, its sidecar delivers nothing more (a Dapr bug) until the next \`npm start\`, which delivers the waiting orders, and the batch it was delivering can be lost (another). Kafka batches natively (README, "Bulk subscribe").`]
   }
   return []
 }

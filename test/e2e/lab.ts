@@ -14,13 +14,13 @@ import { ProcessGroup } from '../../lab/run/group.ts'
 import { namedRunFolder } from '../../lab/run/place.ts'
 import { findDaprCli } from '../../lab/plan.ts'
 import { services } from '../../lab/brokers.ts'
-import { withRedis } from '../../lab/redis.ts'
+import { cloudEventOf, withRedis, type StreamEntry } from '../../lab/redis.ts'
 import { logsNewestFirst } from '../../lab/run/logs.ts'
 import { rosterApp } from '../../lab/roster.ts'
 import { readRunFile } from '../../lab/run-file.ts'
 import { PUBSUB_NAME, deadLetterTopic } from '../../shared/pubsub.ts'
 import { makeOrder } from '../../shared/order.ts'
-import { allAcceptedLine, appPrefix, handedOverServer, isCrashKilledLine, isCrashRestartedLine, isDeadLetterLine, isSidecarRestartLine, receivedOrderIds } from '../../shared/log-lines.ts'
+import { allAcceptedLine, appPrefix, handedOverServer, redisEntriesFailedInSidecar, isCrashKilledLine, isCrashRestartedLine, isDeadLetterLine, isSidecarRestartLine, receivedOrderIds } from '../../shared/log-lines.ts'
 
 import { REPO } from '../../lab/settings.ts'
 export { REPO }
@@ -236,10 +236,13 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
  * Every order 1..n is in the ledger exactly once (none lost, none processed twice), and no
  * order was reported processed twice by any incarnation of the order-processor.
  */
-export async function expectExactlyOnceInEffect (topic: string, n: number, lines: string[]): Promise<void> {
-  await until(`${n} orders in the ledger of ${topic}`, async () => (await processedOrderIds(topic)).length >= n, 120_000)
-    .catch(async (err: Error) => { throw new Error(`${err.message}; ledger has ${(await processedOrderIds(topic)).length}\n${lines.slice(-40).join('\n')}`) })
-  expect((await processedOrderIds(topic)).sort((a, b) => a - b)).toEqual(range(n))
+export async function expectExactlyOnceInEffect (topic: string, n: number, lines: string[], excused: number[] = []): Promise<void> {
+  const due = range(n).filter((id) => !excused.includes(id))
+  const missing = async () => { const done = new Set(await processedOrderIds(topic)); return due.filter((id) => !done.has(id)) }
+  await until(`${due.length} orders in the ledger of ${topic}`, async () => (await missing()).length === 0, 120_000)
+    .catch(async (err: Error) => { throw new Error(`${err.message}; missing ${(await missing()).join(', ')}\n${lines.slice(-40).join('\n')}`) })
+  const processed = (await processedOrderIds(topic)).sort((a, b) => a - b)
+  expect(processed).toEqual(range(n).filter((id) => !excused.includes(id) || processed.includes(id)))
   const times = new Map<number, number>()
   for (const id of receivedOrderIds(lines)) times.set(id, (times.get(id) ?? 0) + 1)
   expect([...times].filter(([, count]) => count > 1), 'orders processed more than once').toEqual([])
@@ -281,6 +284,19 @@ export function disposedAfterEach (): (lab: Lab) => Lab {
 }
 
 /**
+ * The orders of the stream entries a run's order-processor sidecar reported failing to
+ * deliver (daprd's `Error processing Redis message <id>` lines, the entries read back from
+ * the stream): on a paused bulk subscription daprd may acknowledge them undelivered.
+ */
+export async function ordersFailedInSidecar (lab: Lab): Promise<number[]> {
+  const ids = redisEntriesFailedInSidecar(readFileSync(await lab.log('order-processor', 'daprd'), 'utf8').split('\n'))
+  return await withRedis(async (r) => {
+    const entries = (await Promise.all(ids.map((id) => r.xrange(lab.topic, id, id)))).flat() as StreamEntry[]
+    return entries.map((entry) => (cloudEventOf(entry)?.data as { orderId?: number } | undefined)?.orderId).filter((id): id is number => typeof id === 'number')
+  })
+}
+
+/**
  * Publishes the lab's orders `ids` to the run's topic as the checkout does, through the
  * order-processor's sidecar (up while its app is down; any sidecar may publish). A kill
  * test needs orders published while the app is down, whatever the pace of the checkout
@@ -302,6 +318,8 @@ export interface KillOptions {
   whileDown?: () => Promise<void>
   /** Answers the output lines of a later run, when it is that run that delivers the rest. */
   restarted?: (again: Lab) => Promise<string[] | void>
+  /** Orders that may be missing, asked once the restarted order-processor runs: those a known Dapr bug may lose. */
+  excused?: () => Promise<number[]>
 }
 
 /**
@@ -312,7 +330,7 @@ export interface KillOptions {
  * accepted. `restarted` waits for what the mode needs before the count (its stream open),
  * or starts the run that delivers the rest.
  */
-export async function expectNothingLostWhenKilled (lab: Lab, many: number, track: (lab: Lab) => Lab, { seconds = 5, whileDown, restarted }: KillOptions = {}): Promise<void> {
+export async function expectNothingLostWhenKilled (lab: Lab, many: number, track: (lab: Lab) => Lab, { seconds = 5, whileDown, restarted, excused }: KillOptions = {}): Promise<void> {
   await lab.until('60 orders processed', () => lab.received().length >= 60)
   const again = track(startCrash(lab, seconds))
   await again.until('lab:crash to kill the order-processor', () => again.lines.some(isCrashKilledLine), 30_000)
@@ -322,7 +340,7 @@ export async function expectNothingLostWhenKilled (lab: Lab, many: number, track
   await again.until('lab:crash to start it again', () => again.lines.some(isCrashRestartedLine), 30_000 + seconds * 1000)
   const next = await restarted?.(again) ?? []
   const later = () => [...again.lines, ...next]
-  await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...later()])
+  await expectExactlyOnceInEffect(lab.topic, many + 50, [...lab.lines, ...later()], await excused?.() ?? [])
   await expectNoLedgerRetries(lab)
   // A log line reaches us after its order's ledger entry (an asynchronous destination, pipes).
   await until('50 orders logged as processed after the restart', () => receivedOrderIds(later()).length >= 50, 10_000)
