@@ -115,6 +115,19 @@ export class Lab extends ProcessGroup {
     }
   }
 
+  /** Whether a process is a server the run handed over to another run going on (it says so): that run's now. */
+  handedOver (p: Proc): boolean {
+    return this.lines.some((line) => {
+      const marker = services.find((s) => s.label === handedOverServer(line))?.marker
+      return marker !== undefined && p.cmd.includes(marker)
+    })
+  }
+
+  /** What is left of the run but the servers it handed over: nothing, once it has stopped. */
+  async leftBehind (): Promise<Proc[]> {
+    return (await this.processes()).filter((p) => !this.handedOver(p))
+  }
+
   /**
    * Ctrl+C, then waits until every process of the run is gone (npm itself returns at once;
    * the runner or the Dapr CLI takes a moment to stop apps and sidecars); fails, having
@@ -122,11 +135,7 @@ export class Lab extends ProcessGroup {
    * run going on (it says so) is that run's now, and lives on.
    */
   override async stop ({ presses = 1, ms = 60_000 }: { presses?: number, ms?: number } = {}): Promise<Proc[]> {
-    const spare = (p: Proc) => this.lines.some((line) => {
-      const marker = services.find((s) => s.label === handedOverServer(line))?.marker
-      return marker !== undefined && p.cmd.includes(marker)
-    })
-    const left = await super.stop({ signal: 'SIGINT', presses, graceMs: ms, spare })
+    const left = await super.stop({ signal: 'SIGINT', presses, graceMs: ms, spare: (p) => this.handedOver(p) })
     if (left.length > 0) throw new Error(`timed out after ${ms} ms waiting for every process of the run to exit after Ctrl+C; left (killed): ${JSON.stringify(left)}`)
     return left
   }
