@@ -4,6 +4,7 @@
 // servers that run started (but one another run uses: lab/run/servers.ts). With no run
 // written down, every server the project started (never one it found running). With
 // LAB_RUN, that named run only (lab/run/place.ts).
+import { rmSync } from 'node:fs'
 import { execa } from 'execa'
 import { poll } from '../poll.ts'
 import { chooseRunner } from '../plan.ts'
@@ -13,7 +14,6 @@ import { runName, runStateFile } from '../run/place.ts'
 import { releaseServers } from '../run/servers.ts'
 import { services } from '../brokers.ts'
 import { REPO, STOP_GRACE_MS, say } from '../settings.ts'
-import { rmSync } from 'node:fs'
 
 export async function stop (): Promise<number> {
   // A named run (LAB_RUN) is stopped alone: others may be going on beside it.

@@ -6,6 +6,7 @@
 // and an unnamed run, which has the usual ports.
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAlive } from '../../lab/processes.ts'
+import { handedOverLine } from '../../shared/log-lines.ts'
 import { Lab, notOnThisMachine, portIsFree, uniqueTopic } from './lab.ts'
 
 const ZIPKIN = 'http://127.0.0.1:9411'
@@ -31,9 +32,11 @@ describe.skipIf(notOnThisMachine('zipkin') || notOnThisMachine('zipkin-handover'
     expect(second.output, 'the unnamed run').not.toContain('[lab] starting Zipkin')
 
     const zipkin = await first.find('zipkin-server')
+    // The unnamed run's npm start (its servers are written down under its pid).
+    const heir = await second.find('lab/bootstrap.mjs start')
     // Lab.stop spares the server a run hands over (and kills anything else left).
     await first.stop()
-    expect(first.output).toContain('Zipkin stays up: the run of npm start (pid ')
+    expect(first.output).toContain(handedOverLine('Zipkin', 'the run of npm start', heir.pid))
     expect((await first.processes()).map((p) => p.pid), 'what is left of the first run: the Zipkin it handed over').toEqual([zipkin.pid])
     expect(await zipkinAnswers(), 'Zipkin after the first run ended').toBe(true)
 

@@ -6,6 +6,7 @@
 // puts its span's traceparent into the CloudEvent, which Redis keeps in the topic's stream.
 import { afterAll, describe, expect, it } from 'vitest'
 import { PUBSUB_NAME } from '../../shared/pubsub.ts'
+import { handedOverServer } from '../../shared/log-lines.ts'
 import { Lab, portIsFree, notOnThisMachine, uniqueTopic, until } from './lab.ts'
 import { cloudEventOf, withRedis, type StreamEntry } from '../../lab/redis.ts'
 
@@ -108,7 +109,7 @@ describe.skipIf(notOnThisMachine('zipkin'))('npm start -- --tracing: publish and
     // it (LAB.md's exercise 7), which is then handed it, as the run says
     // (test/e2e/servers.test.ts proves both).
     expect(await lab.leftBehind()).toEqual([])
-    if (startedZipkin && !/Zipkin stays up: .* uses it too/.test(lab.output)) {
+    if (startedZipkin && !lab.lines.some((line) => handedOverServer(line) === 'Zipkin')) {
       expect(await zipkinAnswers()).toBe(false)
       expect(await portIsFree(9411)).toBe(true)
     }
